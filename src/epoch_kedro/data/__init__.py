@@ -1,0 +1,1 @@
+"""Datasets: the embedded synthetic generator, real-format loaders, export and validation."""

@@ -1,0 +1,157 @@
+"""Camera/pose normalization: world->camera, undistortion, rays, root-centring, scale, statistics.
+
+Model-input arrays (one dict per split, one row per sample) add to the ingested fields:
+
+- ``kp2d`` (N, 17, 2) px: *undistorted* 2D (pinhole with the same K); ``kp2d_observed`` keeps
+  the raw observation.
+- ``rays`` (N, 17, 3): ``K^-1 [u, 1]`` (z = 1), the exact perspective input of LiftNet.
+- ``pose2d`` (N, 17, 2): ray xy, root-centred and divided by ``scale2d`` (N,), the RMS distance
+  of the joints from the root in normalized image coordinates.
+- ``pose3d_cam`` (N, 17, 3) m: camera-frame 3D, for evaluation and monitoring only.
+- ``gravity`` (N, 3): world "down" in camera coordinates; ``elevation`` (N,) rad.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from epoch_kedro.data.schema import FLOAT_DTYPE, take
+from epoch_kedro.geometry import (
+    camera_elevation,
+    gravity_direction,
+    rays,
+    undistort_pixels,
+    world_to_camera,
+)
+from epoch_kedro.skeleton import BONE_NAMES, ROOT, bone_lengths
+
+#: Fields carried over unchanged from the ingested dataset.
+_PASSTHROUGH = (
+    "visible",
+    "K",
+    "R",
+    "t",
+    "dist",
+    "image_size",
+    "subject",
+    "action",
+    "sequence",
+    "frame",
+    "camera",
+    "pose3d_world",
+)
+
+
+def split_by_subject(
+    data: dict[str, np.ndarray], splits: dict[str, list[str]]
+) -> dict[str, dict[str, np.ndarray]]:
+    """Rows of each split's subjects: ``{split: dataset}`` (splits assumed validated)."""
+    return {
+        name: take(data, np.isin(data["subject"], subjects)) for name, subjects in splits.items()
+    }
+
+
+def normalize_2d(ray_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Root-centre and scale-normalise ray coordinates: ``(N, 17, 2) -> (N, 17, 2), (N,)``."""
+    centred = ray_xy - ray_xy[:, ROOT : ROOT + 1]
+    scale = np.sqrt((centred**2).sum(-1).mean(-1))
+    return centred / np.maximum(scale, 1e-12)[:, None, None], scale
+
+
+def to_model_input(data: dict[str, np.ndarray], undistort_iterations: int = 30) -> dict:
+    """Model-input arrays of one split (see the module docstring for each field)."""
+    # Geometry in float64: float32 rays lose precision for joints far off the optical axis.
+    K = data["K"].astype(np.float64)
+    kp2d = data["kp2d"].astype(np.float64)
+    # Only cameras with a lens model need the (iterative) inversion; pinhole rows pass through.
+    lens = np.any(data["dist"] != 0, axis=-1)
+    if lens.any():
+        kp2d[lens] = undistort_pixels(
+            kp2d[lens],
+            K[lens],
+            data["dist"][lens].astype(np.float64),
+            iterations=undistort_iterations,
+        )
+    ray = rays(kp2d, K)
+    pose2d, scale = normalize_2d(ray[..., :2])
+    out = {key: data[key] for key in _PASSTHROUGH}
+    out.update(
+        kp2d=kp2d,
+        kp2d_observed=data["kp2d"],
+        rays=ray,
+        pose2d=pose2d,
+        scale2d=scale,
+        pose3d_cam=world_to_camera(
+            data["pose3d_world"].astype(np.float64),
+            data["R"].astype(np.float64),
+            data["t"].astype(np.float64),
+        ),
+        gravity=gravity_direction(data["R"]),
+        elevation=camera_elevation(data["R"]),
+    )
+    return {k: v.astype(FLOAT_DTYPE) if v.dtype.kind == "f" else v for k, v in out.items()}
+
+
+def pose2d_statistics(pose2d: np.ndarray) -> dict[str, np.ndarray]:
+    """Mean and PCA basis of flattened normalised 2D poses ``(N, 17, 2)``.
+
+    ``pca_components`` rows are unit principal directions sorted by decreasing
+    ``pca_variance``: the flow prior keeps the leading ones.
+    """
+    flat = pose2d.reshape(len(pose2d), -1).astype(np.float64)
+    mean = flat.mean(0)
+    cov = np.cov(flat - mean, rowvar=False)
+    variance, vectors = np.linalg.eigh(cov)
+    order = np.argsort(variance)[::-1]
+    return {
+        "pose2d_mean": mean,
+        "pca_components": vectors[:, order].T,
+        "pca_variance": np.maximum(variance[order], 0.0),
+    }
+
+
+def dataset_statistics(train: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Training-population statistics: bone lengths (the anthropometric prior) and 2D PCA.
+
+    Bone lengths summarise the *population* (the size prior of the method spec); no per-sample
+    3D label leaves this function.
+    """
+    bones = bone_lengths(train["pose3d_cam"].astype(np.float64))
+    stats = {
+        "bone_length_mean": bones.mean(0),
+        "bone_length_std": bones.std(0),
+        "scale2d_mean": np.asarray(train["scale2d"].mean(), dtype=np.float64),
+    }
+    stats.update(pose2d_statistics(train["pose2d"]))
+    return stats
+
+
+def summarize(splits: dict[str, dict[str, np.ndarray]], stats: dict[str, np.ndarray]) -> dict:
+    """A human-readable JSON summary: sizes, subjects, actions, camera spread, bone lengths."""
+    summary: dict = {"splits": {}}
+    for name, data in splits.items():
+        distance = np.linalg.norm(data["pose3d_cam"][:, ROOT], axis=-1)
+        focal = data["K"][:, 0, 0] / data["image_size"][:, 0]
+        summary["splits"][name] = {
+            "samples": len(data["kp2d"]),
+            "subjects": sorted(set(data["subject"].tolist())),
+            "actions": sorted(set(data["action"].tolist())),
+            "visible_fraction": round(float(data["visible"].mean()), 4),
+            "camera_distance_m": _quantiles(distance),
+            "focal_over_width": _quantiles(focal),
+            "elevation_deg": _quantiles(np.rad2deg(data["elevation"])),
+        }
+    summary["bone_length_mean_m"] = {
+        name: round(float(v), 4)
+        for name, v in zip(BONE_NAMES, stats["bone_length_mean"], strict=True)
+    }
+    return summary
+
+
+def _quantiles(x: np.ndarray) -> dict[str, float]:
+    q = np.quantile(x, [0.0, 0.5, 1.0]) if len(x) else [float("nan")] * 3
+    return {
+        "min": round(float(q[0]), 3),
+        "median": round(float(q[1]), 3),
+        "max": round(float(q[2]), 3),
+    }

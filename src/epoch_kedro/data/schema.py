@@ -1,0 +1,58 @@
+"""The ingested-dataset schema shared by every source (synthetic, Human3.6M, MPI-INF-3DHP).
+
+An ingested dataset is a flat ``dict[str, np.ndarray]`` with one row per *sample* (one frame seen
+by one camera). It is stored as an ``.npz`` without pickled objects.
+
+Conventions: world frame is z-up, metres; cameras follow OpenCV (x right, y down, z forward);
+``X_cam = R @ X_world + t``; ``dist`` holds ``(k1, k2, k3, p1, p2)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from epoch_kedro.skeleton import NUM_JOINTS
+
+J = NUM_JOINTS
+
+
+@dataclass(frozen=True)
+class Field:
+    """One array of the schema: its trailing shape (after the sample axis) and dtype kind."""
+
+    shape: tuple[int, ...]
+    kind: str  # numpy dtype kind: "f" float, "i" signed int, "b" bool, "U" unicode
+    doc: str
+
+
+#: Required per-sample fields of an ingested dataset.
+SAMPLE_FIELDS: dict[str, Field] = {
+    "pose3d_world": Field((J, 3), "f", "3D joints in the world frame, metres (NaN-free)"),
+    "kp2d": Field((J, 2), "f", "observed 2D joints in pixels (with lens distortion if any)"),
+    "visible": Field((J,), "b", "joint lies inside the image and in front of the camera"),
+    "K": Field((3, 3), "f", "intrinsics [[fx,0,cx],[0,fy,cy],[0,0,1]] in pixels"),
+    "R": Field((3, 3), "f", "world-to-camera rotation"),
+    "t": Field((3,), "f", "world-to-camera translation, metres"),
+    "dist": Field((5,), "f", "distortion (k1, k2, k3, p1, p2); zeros for a pinhole camera"),
+    "image_size": Field((2,), "i", "image width and height in pixels"),
+    "subject": Field((), "U", "subject name, e.g. 'S1'"),
+    "action": Field((), "U", "action name, e.g. 'walking'"),
+    "sequence": Field((), "i", "repetition index of the action for this subject"),
+    "frame": Field((), "i", "frame index within the sequence"),
+    "camera": Field((), "i", "camera index within the subject/sequence"),
+}
+
+FLOAT_DTYPE = np.float32
+INT_DTYPE = np.int32
+
+
+def num_samples(data: dict[str, np.ndarray]) -> int:
+    """Number of samples (rows) of an ingested dataset."""
+    return len(data["kp2d"])
+
+
+def take(data: dict[str, np.ndarray], index: np.ndarray) -> dict[str, np.ndarray]:
+    """Rows ``index`` (a boolean mask or integer indices) of every per-sample array."""
+    return {key: value[index] for key, value in data.items()}

@@ -1,0 +1,1 @@
+"""One folder per pipeline stage; ``full`` chains them all."""

@@ -1,0 +1,57 @@
+"""Normalization nodes: thin wrappers over :mod:`epoch_kedro.data.normalize`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from epoch_kedro.data.normalize import (
+    dataset_statistics,
+    split_by_subject,
+    summarize,
+    to_model_input,
+)
+from epoch_kedro.data.validate import DatasetValidationError, validate_splits
+
+logger = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+Arrays = dict[str, np.ndarray]
+
+
+def build_model_inputs(
+    raw_dataset: Arrays,
+    splits: dict[str, list[str]],
+    dataset: dict[str, Any],
+    normalization: dict[str, Any],
+) -> tuple[Arrays, Arrays, Arrays]:
+    """Split by subject and normalise each split: train, val and test model inputs."""
+    name = dataset.get("name", dataset["kind"])
+    missing = [s for s in SPLITS if s not in splits]
+    if missing:
+        raise DatasetValidationError(f"dataset '{name}': parameters 'splits' lacks {missing}")
+    validate_splits(splits, np.unique(raw_dataset["subject"]).tolist(), name=name)
+    parts = split_by_subject(raw_dataset, {s: splits[s] for s in SPLITS})
+    iterations = int(normalization.get("undistort_iterations", 30))
+    outputs = tuple(to_model_input(parts[s], undistort_iterations=iterations) for s in SPLITS)
+    for split, part in zip(SPLITS, outputs, strict=True):
+        logger.info("%s split: %d samples (%s)", split, len(part["kp2d"]), ", ".join(splits[split]))
+    return outputs
+
+
+def compute_statistics(model_input_train: Arrays) -> Arrays:
+    """Training-population statistics (bone lengths, 2D pose mean and PCA basis)."""
+    return dataset_statistics(model_input_train)
+
+
+def summarize_dataset(
+    model_input_train: Arrays,
+    model_input_val: Arrays,
+    model_input_test: Arrays,
+    dataset_statistics: Arrays,
+) -> dict[str, Any]:
+    """A JSON summary of the splits for people and for ``dvc metrics``."""
+    splits = dict(zip(SPLITS, (model_input_train, model_input_val, model_input_test), strict=True))
+    return summarize(splits, dataset_statistics)

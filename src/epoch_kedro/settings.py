@@ -1,0 +1,15 @@
+"""Kedro project settings.
+
+Profiles are Kedro environments: ``conf/base`` is the default run, ``conf/smoke`` a tiny profile
+for tests and CI (``kedro run --env smoke``). Parameters merge *softly* so that a profile only
+states the keys it changes instead of restating whole parameter groups.
+"""
+
+from kedro.config import OmegaConfigLoader
+
+CONFIG_LOADER_CLASS = OmegaConfigLoader
+CONFIG_LOADER_ARGS = {
+    "base_env": "base",
+    "default_run_env": "local",
+    "merge_strategy": {"parameters": "soft", "catalog": "soft"},
+}

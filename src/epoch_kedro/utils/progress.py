@@ -1,0 +1,33 @@
+"""Progress bars for long work, switchable for quiet logs (``EPOCH_PROGRESS=0``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+from tqdm.auto import tqdm
+
+T = TypeVar("T")
+
+
+def progress_enabled() -> bool:
+    """Progress bars are on unless ``EPOCH_PROGRESS`` is set to 0/false/no."""
+    return os.environ.get("EPOCH_PROGRESS", "1").strip().lower() not in {"0", "false", "no"}
+
+
+def progress(
+    iterable: Iterable[T], desc: str, total: int | None = None, unit: str = "it"
+) -> Iterator[T]:
+    """Wrap ``iterable`` in a tqdm bar on stderr (a no-op wrapper when disabled)."""
+    return iter(
+        tqdm(
+            iterable,
+            desc=desc,
+            total=total,
+            unit=unit,
+            disable=not progress_enabled(),
+            dynamic_ncols=True,
+            mininterval=0.5,
+        )
+    )

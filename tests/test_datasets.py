@@ -1,0 +1,70 @@
+"""The custom Kedro datasets: round trips, atomic writes, refusals with clear messages."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from kedro.io import DatasetError
+
+from epoch_kedro.datasets import NpzDataset
+
+
+def test_round_trip_keeps_dtypes_and_strings(tmp_path):
+    data = {
+        "x": np.arange(6, dtype=np.float32).reshape(2, 3),
+        "names": np.array(["S1", "S11"]),
+        "flags": np.array([True, False]),
+    }
+    ds = NpzDataset(filepath=str(tmp_path / "sub" / "a.npz"))
+    assert not ds.exists()
+    ds.save(data)
+    assert ds.exists()
+    back = ds.load()
+    for key, value in data.items():
+        np.testing.assert_array_equal(back[key], value)
+        assert back[key].dtype == value.dtype
+
+
+def test_saved_file_is_world_readable_like_a_normal_file(tmp_path):
+    path = tmp_path / "a.npz"
+    NpzDataset(filepath=str(path)).save({"x": np.zeros(2)})
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (path.stat().st_mode & 0o777) == (0o666 & ~umask)
+
+
+def test_failed_save_leaves_neither_partial_file_nor_temp(tmp_path, monkeypatch):
+    path = tmp_path / "a.npz"
+    ds = NpzDataset(filepath=str(path))
+    ds.save({"x": np.ones(3)})
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", boom)
+    with pytest.raises(DatasetError, match="disk full"):
+        ds.save({"x": np.zeros(3)})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npz"]
+    np.testing.assert_array_equal(ds.load()["x"], np.ones(3))
+
+
+def test_object_arrays_are_refused(tmp_path):
+    ds = NpzDataset(filepath=str(tmp_path / "a.npz"))
+    with pytest.raises(DatasetError, match=r"object arrays not allowed: \['bad'\]"):
+        ds.save({"bad": np.array([{"a": 1}], dtype=object)})
+    with pytest.raises(DatasetError, match="expects a dict of arrays"):
+        ds.save([1, 2, 3])
+
+
+def test_pickled_file_is_refused_on_load(tmp_path):
+    path = tmp_path / "evil.npz"
+    np.savez(path, x=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(DatasetError, match="pickled objects, refused"):
+        NpzDataset(filepath=str(path)).load()
+
+
+def test_missing_file_names_the_path(tmp_path):
+    with pytest.raises(DatasetError, match=r"no file at .*missing\.npz"):
+        NpzDataset(filepath=str(tmp_path / "missing.npz")).load()
