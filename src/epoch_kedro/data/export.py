@@ -18,18 +18,17 @@ reader sees frames 0..T-1. Camera ids are ``f"{subject}-cam{c}"`` with ``c`` the
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from epoch_kedro.data.validate import validate_dataset
+from epoch_kedro.geometry import h36m_extrinsics, make_K, rt_to_h36m_extrinsics
 from epoch_kedro.skeleton import (
     H36M32_TO_17,
     LEFT_JOINTS,
@@ -37,6 +36,7 @@ from epoch_kedro.skeleton import (
     NUM_JOINTS,
     RIGHT_JOINTS,
 )
+from epoch_kedro.utils.io import atomic_path
 
 #: Parent of each joint of the 32-joint Human3.6M mocap skeleton (-1 for the root).
 H36M32_PARENTS: tuple[int, ...] = (
@@ -125,11 +125,8 @@ def camera_to_h36m(
     camera_id: str,
 ) -> dict[str, Any]:
     """VideoPose3D camera dict from our (K (3,3), R (3,3), t (3,) m, dist (5,), image_size (2,))."""
-    R64, t64 = np.asarray(R, np.float64), np.asarray(t, np.float64)
-    quat = Rotation.from_matrix(R64.T).as_quat(scalar_first=True)
-    # q and -q are the same rotation; fix the sign so equal cameras serialise identically.
-    if quat[0] < 0:
-        quat = -quat
+    # matrix_to_quat returns w >= 0, so equal cameras serialise identically.
+    quat, centre = rt_to_h36m_extrinsics(np.asarray(R, np.float64), np.asarray(t, np.float64))
     return {
         "id": camera_id,
         "res_w": int(image_size[0]),
@@ -139,19 +136,19 @@ def camera_to_h36m(
         "radial_distortion": [float(v) for v in dist[:3]],
         "tangential_distortion": [float(v) for v in dist[3:5]],
         "orientation": [float(v) for v in quat],
-        "translation": [float(v) for v in -R64.T @ t64 * _MM_PER_M],
+        "translation": [float(v) for v in centre * _MM_PER_M],
     }
 
 
 def camera_from_h36m(camera: dict[str, Any]) -> dict[str, np.ndarray]:
     """Our K (3,3), R (3,3), t (3,) metres, dist (5,), image_size (2,) from a VideoPose3D camera."""
-    R = Rotation.from_quat(camera["orientation"], scalar_first=True).as_matrix().T
     centre = np.asarray(camera["translation"], np.float64) / _MM_PER_M
+    R, t = h36m_extrinsics(np.asarray(camera["orientation"], np.float64), centre)
     (fx, fy), (cx, cy) = camera["focal_length"], camera["center"]
     return {
-        "K": np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]]),
+        "K": make_K(fx, fy, cx, cy),
         "R": R,
-        "t": -R @ centre,
+        "t": t,
         "dist": np.array([*camera["radial_distortion"], *camera["tangential_distortion"]], float),
         "image_size": np.array([camera["res_w"], camera["res_h"]], dtype=np.int64),
     }
@@ -281,24 +278,12 @@ def _object_array(obj: Any) -> np.ndarray:
 
 
 def _write_atomically(writers: dict[Path, Callable[[IO[bytes]], None]]) -> None:
-    """Write each target via a temp file in its directory, then ``os.replace`` them all.
-
-    If any writer fails, no target is touched and every temp file is removed.
-    """
-    temps: list[tuple[Path, Path]] = []
-    try:
+    """Write every target or none: each goes to a temp file, renamed only once all succeeded."""
+    with contextlib.ExitStack() as stack:
+        temps = {target: stack.enter_context(atomic_path(target)) for target in writers}
         for target, write in writers.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-            temps.append((target, Path(tmp)))
-            with os.fdopen(fd, "wb") as f:
-                write(f)
-                f.flush()
-                os.fsync(f.fileno())
-        for target, tmp in temps:
-            os.replace(tmp, target)
-    finally:
-        for _, tmp in temps:
-            tmp.unlink(missing_ok=True)  # already gone when replaced
+            with open(temps[target], "wb") as handle:
+                write(handle)
 
 
 def export_h36m_layout(
