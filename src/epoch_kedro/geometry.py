@@ -168,12 +168,17 @@ def _affine(x: Array, K: Array) -> Array:
     return x @ _T(K[..., :2, :2]) + K[..., None, :2, 2]
 
 
+def project_normalized(X: Array) -> Array:
+    """Perspective division (K = I): X (..., J, 3) camera coords -> (..., J, 2) normalized."""
+    _check(X, "X", "J", 3)
+    return X[..., :2] / X[..., 2:]
+
+
 def project(X: Array, K: Array) -> Array:
     """Pinhole projection: X (..., J, 3) camera coords, K (..., 3, 3) -> u (..., J, 2) pixels."""
     _, (X, K) = _arrays(X, K)
-    _check(X, "X", "J", 3)
     _check(K, "K", 3, 3)
-    return _affine(X[..., :2] / X[..., 2:], K)
+    return _affine(project_normalized(X), K)
 
 
 def _distortion_terms(x: Array, dist: Array) -> tuple[Array, Array, Array]:

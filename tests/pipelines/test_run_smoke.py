@@ -69,6 +69,18 @@ def test_full_run_writes_every_artifact(smoke_run):
     assert summary["splits"]["test"]["subjects"] == ["S9"]
     # smoke profile: 12 actions x 1 sequence x 8 frames x 2 cameras per subject
     assert summary["splits"]["val"]["samples"] == 12 * 8 * 2
+    metrics = json.loads((data / "08_reporting/metrics.json").read_text())
+    for section in ("liftnet_gt", "liftnet_weak_gt", "baseline_mean_pose"):
+        for key in ("mpjpe", "n_mpjpe", "pa_mpjpe", "pck150", "auc", "by_distance", "by_action"):
+            assert key in metrics[section], (section, key)
+        assert 0 < metrics[section]["pa_mpjpe"] < 1000  # millimetres
+    for rel in (
+        "06_models/flow.pt",
+        "06_models/liftnet.pt",
+        "06_models/liftnet_weak.pt",
+        "08_reporting/training/liftnet.json",
+    ):
+        assert (data / rel).is_file(), rel
     train = NpzDataset(filepath=str(data / "05_model_input/train.npz")).load()
     assert train["rays"].shape == (192, 17, 3)
     assert np.isfinite(train["pose2d"]).all()
@@ -77,7 +89,7 @@ def test_full_run_writes_every_artifact(smoke_run):
 def test_pipelines_flag_and_a_single_stage_work(smoke_run):
     result = kedro_run(smoke_run, "--pipelines=full")
     assert result.returncode == 0, result.stderr[-3000:]
-    result = kedro_run(smoke_run, "--pipelines", "normalization")
+    result = kedro_run(smoke_run, "--pipelines", "evaluation")
     assert result.returncode == 0, result.stderr[-3000:]
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from epoch_kedro.data.schema import FLOAT_DTYPE, take
 from epoch_kedro.geometry import (
+    Array,
     camera_elevation,
     gravity_direction,
     rays,
@@ -51,11 +52,14 @@ def split_by_subject(
     }
 
 
-def normalize_2d(ray_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Root-centre and scale-normalise ray coordinates: ``(N, 17, 2) -> (N, 17, 2), (N,)``."""
+def normalize_2d(ray_xy: Array) -> tuple[Array, Array]:
+    """Root-centre and scale-normalise ray coordinates: ``(N, 17, 2) -> (N, 17, 2), (N,)``.
+
+    Works on numpy arrays and torch tensors (training normalises virtual views with it).
+    """
     centred = ray_xy - ray_xy[:, ROOT : ROOT + 1]
-    scale = np.sqrt((centred**2).sum(-1).mean(-1))
-    return centred / np.maximum(scale, 1e-12)[:, None, None], scale
+    scale = ((centred**2).sum(-1).mean(-1)) ** 0.5
+    return centred / scale.clip(min=1e-12)[:, None, None], scale
 
 
 def to_model_input(data: dict[str, np.ndarray], undistort_iterations: int = 30) -> dict:

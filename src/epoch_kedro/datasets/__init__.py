@@ -1,5 +1,6 @@
 """Custom Kedro datasets for what kedro-datasets does not cover."""
 
 from epoch_kedro.datasets.npz_dataset import NpzDataset
+from epoch_kedro.datasets.torch_checkpoint import TorchCheckpointDataset
 
-__all__ = ["NpzDataset"]
+__all__ = ["NpzDataset", "TorchCheckpointDataset"]

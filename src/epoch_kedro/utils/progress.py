@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import TypeVar
 
 from tqdm.auto import tqdm
@@ -16,18 +16,14 @@ def progress_enabled() -> bool:
     return os.environ.get("EPOCH_PROGRESS", "1").strip().lower() not in {"0", "false", "no"}
 
 
-def progress(
-    iterable: Iterable[T], desc: str, total: int | None = None, unit: str = "it"
-) -> Iterator[T]:
-    """Wrap ``iterable`` in a tqdm bar on stderr (a no-op wrapper when disabled)."""
-    return iter(
-        tqdm(
-            iterable,
-            desc=desc,
-            total=total,
-            unit=unit,
-            disable=not progress_enabled(),
-            dynamic_ncols=True,
-            mininterval=0.5,
-        )
+def progress(iterable: Iterable[T], desc: str, total: int | None = None, unit: str = "it") -> tqdm:
+    """Wrap ``iterable`` in a tqdm bar on stderr (silent when disabled; ``set_postfix`` works)."""
+    return tqdm(
+        iterable,
+        desc=desc,
+        total=total,
+        unit=unit,
+        disable=not progress_enabled(),
+        dynamic_ncols=True,
+        mininterval=0.5,
     )

@@ -100,7 +100,8 @@ def wild_cameras(
     fit = focal_px * radius / (0.45 * min(w, h))
     low = np.maximum(d_lo + path, fit)
     high = np.maximum(d_hi - path, d_lo + path)
-    distance = rng.uniform(np.minimum(low, high), high)
+    # Log-uniform: every octave of distance equally likely (close phone shots to far tripods).
+    distance = np.exp(rng.uniform(np.log(np.minimum(low, high)), np.log(high)))
     target = centre + rng.normal(0, 0.05, (n, 3))
     elevation = np.deg2rad(rng.uniform(*cfg.elevation_deg, n))
     # Raise the elevation just enough to keep the camera above the floor.

@@ -26,6 +26,7 @@ from epoch_kedro.data.synthetic.cameras import (
 from epoch_kedro.data.synthetic.motions import ACTIONS, Clip, sample_clip
 from epoch_kedro.geometry import project, rot_x, rot_z, world_to_camera
 from epoch_kedro.skeleton import JOINT_INDEX
+from epoch_kedro.utils.config import from_params
 from epoch_kedro.utils.progress import progress
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ class SyntheticConfig:
     @classmethod
     def from_params(cls, params: dict[str, Any], prefix: str = "synthetic") -> SyntheticConfig:
         """Build from a (nested) parameter dict, rejecting unknown or ill-typed keys clearly."""
-        config = _from_dict(cls, params, prefix)
+        config = from_params(cls, params, prefix)
         unknown = sorted(set(config.actions) - set(ACTIONS))
         if unknown:
             raise ValueError(f"{prefix}.actions: unknown {unknown}; available: {sorted(ACTIONS)}")
@@ -79,26 +80,6 @@ class SyntheticConfig:
         if min(config.sequences_per_action, config.frames_per_sequence) < 1:
             raise ValueError(f"{prefix}: sequences_per_action and frames_per_sequence must be >= 1")
         return config
-
-
-def _from_dict(cls: type, params: dict[str, Any], prefix: str) -> Any:
-    """Instantiate dataclass ``cls`` from ``params``; nested dataclasses recurse."""
-    if not isinstance(params, dict):
-        raise TypeError(f"{prefix}: expected a mapping, got {type(params).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(params) - set(fields))
-    if unknown:
-        raise ValueError(f"{prefix}: unknown parameter(s) {unknown}; known: {sorted(fields)}")
-    kwargs = {}
-    for name, value in params.items():
-        default = getattr(cls(), name)
-        if dataclasses.is_dataclass(default):
-            kwargs[name] = _from_dict(type(default), value, f"{prefix}.{name}")
-        elif isinstance(default, tuple):
-            kwargs[name] = tuple(value)
-        else:
-            kwargs[name] = type(default)(value)
-    return cls(**kwargs)
 
 
 def _stream(seed: int, *names: str | int) -> np.random.Generator:

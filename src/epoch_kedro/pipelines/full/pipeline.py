@@ -7,7 +7,7 @@ from importlib import import_module
 from kedro.pipeline import Pipeline
 
 #: The stages, in the order data flows through them. Later stages append themselves here.
-STAGES: tuple[str, ...] = ("ingestion", "normalization")
+STAGES: tuple[str, ...] = ("ingestion", "normalization", "liftnet", "evaluation")
 
 
 def stage_pipelines() -> dict[str, Pipeline]:

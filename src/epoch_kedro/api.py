@@ -1,0 +1,77 @@
+"""The public Python API.
+
+>>> from epoch_kedro.api import load_liftnet, lift
+>>> model = load_liftnet("data/06_models/liftnet.pt")
+>>> pose3d = lift(model, keypoints_px, K)            # (N, 17, 3) metres, camera frame
+
+Keypoints follow the Human3.6M 17-joint order (:mod:`epoch_kedro.skeleton`) in *undistorted*
+pixels; ``K`` is ``(3, 3)`` or one per pose ``(N, 3, 3)``; ``gravity`` (optional, ``(3,)`` or
+``(N, 3)``) is the world "down" direction in camera coordinates, e.g. ``R @ [0, 0, -1]``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from epoch_kedro.data.normalize import normalize_2d
+from epoch_kedro.geometry import rays
+from epoch_kedro.models.artifacts import liftnet_from_artifact
+from epoch_kedro.models.liftnet import LiftNet
+from epoch_kedro.skeleton import NUM_JOINTS
+from epoch_kedro.training.checkpoint import load_checkpoint
+from epoch_kedro.training.liftnet import predict_poses
+
+__all__ = ["lift", "load_liftnet"]
+
+
+def load_liftnet(path: str | Path) -> LiftNet:
+    """Load a trained LiftNet artifact (``data/06_models/liftnet.pt``) for inference on the CPU."""
+    return liftnet_from_artifact(load_checkpoint(path))
+
+
+def _as_batch(value: np.ndarray, name: str, shape: tuple[int, ...], n: int) -> np.ndarray:
+    """``value`` as float64 ``(n, *shape)``, broadcasting one shared ``shape`` array."""
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.shape == shape:
+        arr = np.tile(arr, (n, *([1] * len(shape))))
+    if arr.shape != (n, *shape):
+        raise ValueError(
+            f"{name} must have shape {shape} or (N, {', '.join(map(str, shape))}) "
+            f"with N={n}, got {arr.shape}"
+        )
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or inf")
+    return arr
+
+
+def lift(
+    model: LiftNet,
+    keypoints_px: np.ndarray,
+    K: np.ndarray,
+    gravity: np.ndarray | None = None,
+) -> np.ndarray:
+    """Lift 2D keypoints ``(N, 17, 2)`` px with intrinsics K to metric 3D ``(N, 17, 3)``."""
+    kp = np.asarray(keypoints_px, dtype=np.float64)
+    if kp.ndim != 3 or kp.shape[1:] != (NUM_JOINTS, 2):
+        raise ValueError(f"keypoints_px must have shape (N, {NUM_JOINTS}, 2), got {kp.shape}")
+    if not np.isfinite(kp).all():
+        raise ValueError("keypoints_px contains NaN or inf")
+    n = len(kp)
+    K = _as_batch(K, "K", (3, 3), n)
+    if np.any(K[:, 0, 0] <= 0) or np.any(K[:, 1, 1] <= 0):
+        raise ValueError("K has a non-positive focal length")
+    ray = rays(kp, K)
+    pose2d, scale = normalize_2d(ray[..., :2])
+    inputs = {
+        "pose2d": torch.as_tensor(pose2d, dtype=torch.float32),
+        "scale2d": torch.as_tensor(scale, dtype=torch.float32),
+        "root_ray": torch.as_tensor(ray[:, 0, :2], dtype=torch.float32),
+    }
+    if gravity is not None:
+        inputs["gravity"] = torch.as_tensor(
+            _as_batch(gravity, "gravity", (3,), n), dtype=torch.float32
+        )
+    return predict_poses(model, inputs).astype(np.float64)

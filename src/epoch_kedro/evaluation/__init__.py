@@ -1,0 +1,1 @@
+"""Metrics and evaluation of 3D poses and cameras."""

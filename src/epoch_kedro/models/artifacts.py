@@ -1,0 +1,57 @@
+"""Model artifacts: a trained model as a plain checkpoint dict, and back.
+
+Artifact layout: ``{"format", "kind", "config", "state_dict", "history"}``. Only tensors and
+plain values, so it loads with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from epoch_kedro.models.flow import FlowConfig, PoseFlow
+from epoch_kedro.models.liftnet import LiftNet, LiftNetConfig
+
+FORMAT = "epoch_kedro.model/v1"
+
+
+def to_artifact(model: torch.nn.Module, kind: str, history: list[dict] | None = None) -> dict:
+    """Checkpoint dict of a trained ``PoseFlow`` or ``LiftNet``."""
+    return {
+        "format": FORMAT,
+        "kind": kind,
+        "config": model.config.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "history": list(history or []),
+    }
+
+
+def _check(artifact: dict[str, Any], kind: str) -> None:
+    if artifact.get("format") != FORMAT:
+        raise ValueError(f"not an epoch_kedro model artifact (format={artifact.get('format')!r})")
+    if artifact.get("kind") != kind:
+        raise ValueError(f"expected a '{kind}' artifact, got '{artifact.get('kind')}'")
+
+
+def flow_from_artifact(artifact: dict[str, Any]) -> PoseFlow:
+    """Rebuild the frozen 2D pose prior (eval mode, CPU)."""
+    _check(artifact, "pose_flow")
+    config = FlowConfig(**artifact["config"])
+    state = artifact["state_dict"]
+    dims = state["pose_mean"].shape[0]
+    flow = PoseFlow(
+        config, np.zeros(dims), np.zeros((config.n_components, dims)), np.ones(config.n_components)
+    )
+    flow.load_state_dict(state)
+    return flow.eval()
+
+
+def liftnet_from_artifact(artifact: dict[str, Any]) -> LiftNet:
+    """Rebuild a trained LiftNet (eval mode, CPU)."""
+    _check(artifact, "liftnet")
+    state = artifact["state_dict"]
+    model = LiftNet(LiftNetConfig(**artifact["config"]), torch.zeros_like(state["bone_mean"]))
+    model.load_state_dict(state)
+    return model.eval()

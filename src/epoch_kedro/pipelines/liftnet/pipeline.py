@@ -1,0 +1,36 @@
+"""The ``liftnet`` pipeline."""
+
+from kedro.pipeline import Pipeline, node, pipeline
+
+from epoch_kedro.pipelines.liftnet.nodes import train_flow_prior, train_lifter
+
+_DATA = ["model_input_train", "model_input_val", "dataset_statistics"]
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Flow prior -> LiftNet (perspective) and the weak-perspective ablation."""
+    return pipeline(
+        [
+            node(
+                train_flow_prior,
+                inputs=[*_DATA, "params:flow"],
+                outputs=["flow_model", "flow_history"],
+                name="train_flow_prior",
+                tags=["training"],
+            ),
+            node(
+                train_lifter,
+                inputs=[*_DATA, "flow_model", "params:liftnet"],
+                outputs=["liftnet_model", "liftnet_history"],
+                name="train_liftnet",
+                tags=["training"],
+            ),
+            node(
+                train_lifter,
+                inputs=[*_DATA, "flow_model", "params:liftnet", "params:liftnet_weak"],
+                outputs=["liftnet_weak_model", "liftnet_weak_history"],
+                name="train_liftnet_weak",
+                tags=["training"],
+            ),
+        ]
+    )

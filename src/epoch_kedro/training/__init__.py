@@ -1,0 +1,1 @@
+"""Training: one generic loop, checkpoints, and the losses of each model."""

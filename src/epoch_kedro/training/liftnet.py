@@ -1,0 +1,238 @@
+"""Training of the 2D pose flow prior and of LiftNet (random-rotation cycle, no 3D labels)."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from epoch_kedro.data.normalize import normalize_2d
+from epoch_kedro.evaluation.metrics import joint_errors
+from epoch_kedro.geometry import project_normalized, rotation_about_axis
+from epoch_kedro.models.flow import FlowConfig, PoseFlow
+from epoch_kedro.models.liftnet import LiftNet, LiftNetConfig
+from epoch_kedro.training import losses
+from epoch_kedro.training.loop import FitResult, LoopConfig, fit
+from epoch_kedro.utils.config import from_params
+from epoch_kedro.utils.runtime import seed_everything
+
+logger = logging.getLogger(__name__)
+
+#: Model-input fields LiftNet consumes: no 3D, no camera extrinsics beyond gravity.
+LIFT_INPUTS = ("pose2d", "scale2d", "root_ray", "gravity")
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Weight of each unsupervised term; 0 switches a term off."""
+
+    flow: float = 1.0
+    cycle_2d: float = 1.0
+    cycle_3d: float = 1.0
+    symmetry: float = 1.0
+    bone_ratio: float = 1.0
+    bending: float = 1.0
+    deformation: float = 1.0
+
+
+@dataclass(frozen=True)
+class CycleConfig:
+    """The virtual views: random azimuth about the person's vertical axis."""
+
+    azimuth_deg: float = 180.0  # azimuth drawn uniformly in [-a, a]
+    min_depth_ratio: float = 0.3  # virtual-view joints kept at least this fraction of root depth
+    gravity_dropout: float = 0.2  # share of samples trained as if gravity were unknown
+
+
+@dataclass(frozen=True)
+class LiftTrainingConfig:
+    """Everything ``train_liftnet`` needs (the ``liftnet`` parameter group)."""
+
+    model: LiftNetConfig = field(default_factory=LiftNetConfig)
+    loop: LoopConfig = field(default_factory=LoopConfig)
+    losses: LossWeights = field(default_factory=LossWeights)
+    cycle: CycleConfig = field(default_factory=CycleConfig)
+    validation_samples: int = 4096
+
+
+def lift_tensors(arrays: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    """The LiftNet inputs of a model-input split as float32 tensors (root ray from the rays)."""
+    return {
+        "pose2d": torch.as_tensor(arrays["pose2d"], dtype=torch.float32),
+        "scale2d": torch.as_tensor(arrays["scale2d"], dtype=torch.float32),
+        "root_ray": torch.as_tensor(arrays["rays"][:, 0, :2], dtype=torch.float32),
+        "gravity": torch.as_tensor(arrays["gravity"], dtype=torch.float32),
+    }
+
+
+def lift(model: LiftNet, batch: dict[str, torch.Tensor]):
+    """One LiftNet forward on a batch of :data:`LIFT_INPUTS`."""
+    return model(batch["pose2d"], batch["scale2d"], batch["root_ray"], batch.get("gravity"))
+
+
+def cycle_terms(
+    model: LiftNet,
+    flow: PoseFlow,
+    batch: dict[str, torch.Tensor],
+    generator: torch.Generator,
+    weights: LossWeights,
+    cycle: CycleConfig,
+) -> dict[str, torch.Tensor]:
+    """All loss terms of one batch: lift, rotate, project, re-lift, rotate back, compare."""
+    gravity = batch.get("gravity")
+    if gravity is not None and cycle.gravity_dropout and model.training:
+        keep = torch.rand(len(gravity), generator=generator) >= cycle.gravity_dropout
+        gravity = gravity * keep[:, None].to(gravity)
+    first = model(batch["pose2d"], batch["scale2d"], batch["root_ray"], gravity)
+    pose = first.pose
+    root = pose[:, :1]
+    limit = math.radians(cycle.azimuth_deg)
+    azimuth = (torch.rand(len(pose), generator=generator) * 2 - 1).to(pose) * limit
+    R = rotation_about_axis(first.up, azimuth)
+    rotated = (pose - root) @ R.transpose(-1, -2) + root
+    depth = torch.maximum(rotated[..., 2:], cycle.min_depth_ratio * root[..., 2:])
+    u_virtual = project_normalized(torch.cat([rotated[..., :2], depth], -1))
+    pose2d_v, scale_v = normalize_2d(u_virtual)
+    second = model(pose2d_v, scale_v, u_virtual[:, 0], gravity)
+    rel = pose - root
+    rel_back = (second.pose - second.pose[:, :1]) @ R  # rotate back (R^T applied)
+    u_back = project_normalized(rel_back + root)
+    terms: dict[str, torch.Tensor] = {}
+    if weights.flow:
+        terms["flow"] = -flow.log_prob(pose2d_v).mean() / flow.config.n_components
+    if weights.cycle_2d:
+        terms["cycle_2d"] = losses.cycle_2d(normalize_2d(u_back)[0], batch["pose2d"])
+    if weights.cycle_3d:
+        terms["cycle_3d"] = losses.cycle_3d(rel_back, rel)
+    if weights.symmetry:
+        terms["symmetry"] = losses.bone_symmetry(pose)
+    if weights.bone_ratio:
+        terms["bone_ratio"] = losses.bone_ratio(pose, model.bone_mean)
+    if weights.bending:
+        terms["bending"] = losses.bending_limits(pose, first.up)
+    if weights.deformation:
+        terms["deformation"] = losses.pairwise_deformation(rel, rel_back)
+    terms["total"] = sum(getattr(weights, name) * value for name, value in terms.items())
+    return terms
+
+
+def _subset(data: dict[str, torch.Tensor], n: int, seed: int) -> dict[str, torch.Tensor]:
+    size = len(next(iter(data.values())))
+    if size <= n:
+        return data
+    idx = torch.randperm(size, generator=torch.Generator().manual_seed(seed))[:n]
+    return {k: v[idx] for k, v in data.items()}
+
+
+def predict_poses(model: LiftNet, inputs: dict[str, torch.Tensor], batch_size: int = 4096):
+    """Metric camera-frame poses ``(N, 17, 3)`` as numpy, batched, in eval mode."""
+    device = next(model.parameters()).device
+    model.eval()
+    chunks = []
+    n = len(inputs["pose2d"])
+    with torch.no_grad():
+        for start in range(0, n, batch_size):
+            batch = {k: v[start : start + batch_size].to(device) for k, v in inputs.items()}
+            chunks.append(lift(model, batch).pose.float().cpu().numpy())
+    return np.concatenate(chunks) if chunks else np.zeros((0, 17, 3), np.float32)
+
+
+def train_flow(
+    train: dict[str, np.ndarray],
+    val: dict[str, np.ndarray],
+    stats: dict[str, np.ndarray],
+    config: FlowConfig,
+    loop: LoopConfig,
+    noise: float = 0.01,
+) -> tuple[PoseFlow, FitResult]:
+    """Fit the 2D pose prior by maximum likelihood on the training split's normalised 2D poses."""
+    seed_everything(loop.seed)  # initial weights are part of a reproducible run
+    flow = PoseFlow(
+        config, stats["pose2d_mean"], stats["pca_components"], stats["pca_variance"], seed=loop.seed
+    )
+    train_t = {"pose2d": torch.as_tensor(train["pose2d"], dtype=torch.float32)}
+    val_pose = torch.as_tensor(val["pose2d"], dtype=torch.float32)
+
+    def loss_fn(model, batch, generator):
+        x = batch["pose2d"]
+        x = x + noise * torch.randn(x.shape, generator=generator).to(x)
+        return {"total": -model.log_prob(x).mean() / config.n_components}
+
+    def validate_fn(model):
+        device = next(model.parameters()).device
+        return {"nll": float(-model.log_prob(val_pose.to(device)).mean() / config.n_components)}
+
+    flow_loop = replace(loop, monitor="nll")
+    result = fit(flow, train_t, loss_fn, validate_fn, flow_loop, meta={"name": "flow"})
+    flow.load_state_dict(result.best_state)
+    return flow.eval().cpu(), result
+
+
+def train_liftnet(
+    train: dict[str, np.ndarray],
+    val: dict[str, np.ndarray],
+    bone_mean: np.ndarray,
+    flow: PoseFlow,
+    config: LiftTrainingConfig,
+    checkpoint: Path | None = None,
+    resume: bool = False,
+) -> tuple[LiftNet, FitResult]:
+    """Train LiftNet with the frozen flow prior; validation 3D metrics are for monitoring only."""
+    seed_everything(config.loop.seed)  # initial weights are part of a reproducible run
+    model = LiftNet(config.model, bone_mean)
+    flow = flow.eval()
+    for parameter in flow.parameters():
+        parameter.requires_grad_(False)
+    train_t = lift_tensors(train)
+    val_t = _subset(lift_tensors(val), config.validation_samples, config.loop.seed)
+    val_gt = _subset(
+        {"pose3d": torch.as_tensor(val["pose3d_cam"])}, config.validation_samples, config.loop.seed
+    )["pose3d"].numpy()
+    val_generator_seed = config.loop.seed + 1
+
+    def loss_fn(model, batch, generator):
+        flow.to(batch["pose2d"].device)
+        return cycle_terms(model, flow, batch, generator, config.losses, config.cycle)
+
+    def validate_fn(model):
+        device = next(model.parameters()).device
+        flow.to(device)
+        batch = {k: v.to(device) for k, v in val_t.items()}
+        generator = torch.Generator().manual_seed(val_generator_seed)
+        terms = cycle_terms(model, flow, batch, generator, config.losses, config.cycle)
+        pred = predict_poses(model, val_t)
+        return {
+            "loss": float(terms["total"]),
+            "n_mpjpe": float(joint_errors(pred, val_gt, "scale").mean()),
+            "pa_mpjpe": float(joint_errors(pred, val_gt, "procrustes").mean()),
+        }
+
+    meta = {
+        "name": f"liftnet[{config.model.camera_model}]",
+        "model": config.model.to_dict(),
+        "losses": asdict(config.losses),
+        "cycle": asdict(config.cycle),
+        "samples": len(train_t["pose2d"]),
+    }
+    result = fit(
+        model,
+        train_t,
+        loss_fn,
+        validate_fn,
+        config.loop,
+        checkpoint=checkpoint,
+        resume=resume,
+        meta=meta,
+    )
+    model.load_state_dict(result.best_state)
+    return model.eval().cpu(), result
+
+
+def training_config(params: dict[str, Any]) -> LiftTrainingConfig:
+    """``LiftTrainingConfig`` from the ``liftnet`` parameter group (unknown keys rejected)."""
+    return from_params(LiftTrainingConfig, params, "liftnet")

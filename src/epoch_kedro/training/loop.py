@@ -1,0 +1,217 @@
+"""The one training loop: device, mixed precision, progress, validation, checkpoint and resume.
+
+A model-specific ``loss_fn(model, batch, generator) -> {name: tensor}`` (with a ``"total"`` key)
+and ``validate_fn(model) -> {name: float}`` plug into :func:`fit`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from epoch_kedro.training.checkpoint import load_checkpoint, save_checkpoint
+from epoch_kedro.utils.progress import progress
+from epoch_kedro.utils.runtime import pick_device, seed_everything
+
+logger = logging.getLogger(__name__)
+
+Batch = dict[str, torch.Tensor]
+LossFn = Callable[[nn.Module, Batch, torch.Generator], dict[str, torch.Tensor]]
+ValidateFn = Callable[[nn.Module], dict[str, float]]
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """Optimisation settings shared by every model (ElePose defaults)."""
+
+    epochs: int = 10
+    batch_size: int = 256
+    lr: float = 2e-4
+    weight_decay: float = 1e-5
+    lr_decay: float = 0.95  # multiplicative, per epoch
+    grad_clip: float = 1.0
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True  # bfloat16 autocast, CUDA only
+    monitor: str = "loss"  # validation key whose minimum selects the best weights
+    max_steps_per_epoch: int = 0  # 0 = the whole training set each epoch
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class FitResult:
+    """Best weights, the per-epoch history, and the last epoch run."""
+
+    best_state: dict[str, torch.Tensor]
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = -1
+
+
+def _batches(data: Batch, batch_size: int, generator: torch.Generator, max_steps: int):
+    n = len(next(iter(data.values())))
+    order = torch.randperm(n, generator=generator)
+    steps = math.ceil(n / batch_size)
+    if max_steps:
+        steps = min(steps, max_steps)
+    for i in range(steps):
+        idx = order[i * batch_size : (i + 1) * batch_size]
+        yield {key: value[idx] for key, value in data.items()}
+
+
+def _autocast(device: torch.device, enabled: bool):
+    if enabled and device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _resume(path: Path | None, meta: dict, model, optimizer, scheduler, generator) -> tuple:
+    """Restore a compatible interrupted run: (start epoch, history, best state, best score)."""
+    if path is None or not path.is_file():
+        return 0, [], None, math.inf
+    state = load_checkpoint(path)
+    if state.get("meta") != meta:
+        raise ValueError(
+            f"checkpoint '{path}' was written with other settings; delete it or set resume: false"
+        )
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    generator.set_state(state["generator"])
+    logger.info("Resuming from '%s' after epoch %d", path, state["epoch"] + 1)
+    return state["epoch"] + 1, state["history"], state["best_state"], state["best_score"]
+
+
+def fit(
+    model: nn.Module,
+    train: Batch,
+    loss_fn: LossFn,
+    validate_fn: ValidateFn,
+    config: LoopConfig,
+    *,
+    checkpoint: Path | None = None,
+    resume: bool = False,
+    meta: dict[str, Any] | None = None,
+) -> FitResult:
+    """Train ``model`` on the tensors of ``train`` (moved to the device), keeping the best epoch.
+
+    After each epoch the full state (model, optimizer, scheduler, shuffling generator, history,
+    best weights) goes to ``checkpoint``; with ``resume`` a compatible checkpoint continues.
+    ``meta`` (plain values; its ``"name"`` labels progress and logs) must match to resume.
+    """
+    generator = seed_everything(config.seed)
+    device = pick_device(config.device)
+    model.to(device)
+    train = {key: value.to(device) for key, value in train.items()}
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.lr_decay)
+    # The epoch count may grow between an interrupted run and its resumption; nothing else.
+    loop = {k: v for k, v in config.to_dict().items() if k != "epochs"}
+    meta = {"name": "model", "loop": loop, **(meta or {})}
+    name = meta["name"]
+    start, history, best_state, best_score = 0, [], None, math.inf
+    if resume:
+        start, history, best_state, best_score = _resume(
+            checkpoint, meta, model, optimizer, scheduler, generator
+        )
+    for epoch in range(start, config.epochs):
+        train_stats = _train_epoch(
+            model,
+            train,
+            loss_fn,
+            optimizer,
+            config,
+            generator,
+            device,
+            f"{name} {epoch + 1}/{config.epochs}",
+        )
+        scheduler.step()
+        model.eval()
+        with torch.no_grad():
+            val_stats = validate_fn(model)
+        record = {
+            "epoch": epoch + 1,
+            **train_stats,
+            **{f"val_{k}": v for k, v in val_stats.items()},
+        }
+        history.append(record)
+        score = val_stats.get(config.monitor, train_stats["loss"])
+        if score < best_score or best_state is None:
+            best_score = score
+            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        logger.info(
+            "%s epoch %d: %s",
+            name,
+            epoch + 1,
+            ", ".join(f"{k}={v:.4g}" for k, v in record.items() if k != "epoch"),
+        )
+        if checkpoint is not None:
+            save_checkpoint(
+                {
+                    "meta": meta,
+                    "epoch": epoch,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "generator": generator.get_state(),
+                    "history": history,
+                    "best_state": best_state,
+                    "best_score": best_score,
+                },
+                checkpoint,
+            )
+    if best_state is None:  # zero epochs requested
+        best_state = copy.deepcopy({k: v.cpu() for k, v in model.state_dict().items()})
+    best_epoch = min(
+        range(len(history)),
+        key=lambda i: history[i].get(f"val_{config.monitor}", history[i]["loss"]),
+        default=-1,
+    )
+    return FitResult(best_state=best_state, history=history, best_epoch=best_epoch + 1)
+
+
+def _train_epoch(model, train, loss_fn, optimizer, config, generator, device, desc) -> dict:
+    """One pass over the shuffled training tensors; returns mean loss terms."""
+    model.train()
+    totals: dict[str, float] = {}
+    count = 0
+    bar = progress(
+        _batches(train, config.batch_size, generator, config.max_steps_per_epoch),
+        desc=desc,
+        total=_steps(train, config),
+        unit="batch",
+    )
+    for batch in bar:
+        with _autocast(device, config.amp):
+            terms = loss_fn(model, batch, generator)
+        optimizer.zero_grad(set_to_none=True)
+        terms["total"].backward()
+        if config.grad_clip:
+            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        count += 1
+        for key, value in terms.items():
+            totals[key] = totals.get(key, 0.0) + float(value.detach())
+        if count % 10 == 0:
+            bar.set_postfix(loss=f"{totals['total'] / count:.4g}")
+    stats = {("loss" if k == "total" else k): v / max(count, 1) for k, v in totals.items()}
+    stats["lr"] = optimizer.param_groups[0]["lr"]
+    return stats
+
+
+def _steps(train: Batch, config: LoopConfig) -> int:
+    n = len(next(iter(train.values())))
+    steps = math.ceil(n / config.batch_size)
+    return min(steps, config.max_steps_per_epoch) if config.max_steps_per_epoch else steps

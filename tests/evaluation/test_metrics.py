@@ -1,0 +1,74 @@
+"""Metrics against hand-computed cases and an independent scipy Procrustes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.linalg import orthogonal_procrustes
+from scipy.spatial.transform import Rotation
+
+from epoch_kedro.evaluation import metrics as M
+
+
+@pytest.fixture
+def gt():
+    return np.random.default_rng(0).normal(scale=0.3, size=(20, 17, 3))
+
+
+def test_mpjpe_of_a_constant_offset_is_its_length_after_root_alignment(gt):
+    pred = gt.copy()
+    pred[:, 1:] += np.array([0.03, 0.04, 0.0])  # 5 cm on every non-root joint
+    errors = M.joint_errors(pred, gt)
+    assert errors[:, 0] == pytest.approx(0.0)
+    np.testing.assert_allclose(errors[:, 1:], 50.0)
+    assert M.pose_metrics(pred, gt)["mpjpe"] == pytest.approx(50.0 * 16 / 17)
+    shifted = gt + 1.0  # a global translation is removed by root alignment
+    assert M.pose_metrics(shifted, gt)["mpjpe"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_n_mpjpe_removes_scale_only(gt):
+    metrics = M.pose_metrics(2.5 * gt, gt)
+    assert metrics["n_mpjpe"] == pytest.approx(0.0, abs=1e-9)
+    assert metrics["mpjpe"] > 100
+    rotated = Rotation.from_euler("z", 30, degrees=True).apply(gt.reshape(-1, 3)).reshape(gt.shape)
+    assert M.pose_metrics(rotated, gt)["n_mpjpe"] > 10
+
+
+def test_pa_mpjpe_removes_similarity_but_not_reflection(gt):
+    R = Rotation.random(random_state=3).as_matrix()
+    pred = 0.7 * gt @ R.T + np.array([1.0, 2.0, 3.0])
+    assert M.pose_metrics(pred, gt)["pa_mpjpe"] == pytest.approx(0.0, abs=1e-9)
+    mirrored = gt * np.array([-1.0, 1.0, 1.0])
+    assert M.pose_metrics(mirrored, gt)["pa_mpjpe"] > 10
+
+
+def test_pa_mpjpe_matches_a_scipy_reference(gt):
+    pred = gt + np.random.default_rng(1).normal(scale=0.05, size=gt.shape)
+    expected = []
+    for p, g in zip(pred, gt, strict=True):
+        p0, g0 = p - p.mean(0), g - g.mean(0)
+        R, _ = orthogonal_procrustes(p0, g0)  # p0 @ R ~ g0
+        assert np.linalg.det(R) > 0  # small noise: no reflection case
+        s = np.trace((p0 @ R).T @ g0) / np.trace(p0.T @ p0)
+        expected.append(np.linalg.norm(s * p0 @ R - g0, axis=-1).mean() * 1000)
+    assert M.pose_metrics(pred, gt)["pa_mpjpe"] == pytest.approx(np.mean(expected), rel=1e-9)
+
+
+def test_pck_and_auc_by_hand():
+    errors = np.array([[0.0, 10.0, 149.0, 151.0]])
+    assert M.pck(errors) == pytest.approx(75.0)
+    # thresholds 0..150 step 5: joint 0 counts 31 times, joint 1 from 10 mm (29), joint 2 at
+    # 150 mm only (1), joint 3 never: (31 + 29 + 1) / (4 * 31)
+    assert M.auc(errors) == pytest.approx(100 * 61 / 124)
+
+
+def test_distance_buckets_and_grouping(gt):
+    labels = M.distance_buckets(np.array([1.0, 3.0, 4.5, 6.0, 8.0]))
+    assert labels.tolist() == ["<3m", "3-6m", "3-6m", ">6m", ">6m"]
+    groups = M.grouped(gt, gt, np.array(["a"] * 5 + ["b"] * 15))
+    assert groups["a"]["count"] == 5 and groups["b"]["mpjpe"] == 0.0
+
+
+def test_shape_mismatch_is_an_error(gt):
+    with pytest.raises(ValueError, match=r"must both be \(N, J, 3\)"):
+        M.joint_errors(gt[:, :16], gt)

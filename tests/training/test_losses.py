@@ -1,0 +1,79 @@
+"""Anatomical and cycle loss terms on hand-made poses."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from epoch_kedro.data.synthetic.body import reference_offsets
+from epoch_kedro.skeleton import JOINT_INDEX, PARENTS
+from epoch_kedro.training import losses
+
+J = JOINT_INDEX
+
+
+def rest_pose() -> torch.Tensor:
+    """The synthetic reference skeleton standing upright in a camera frame (y down, z forward).
+
+    Body axes map to the camera as: left -> -x (the person faces the camera), up -> -y,
+    forward -> -z; placed 4 m in front of the camera.
+    """
+    offsets = reference_offsets()
+    pos = np.zeros((17, 3))
+    for j in range(1, 17):
+        pos[j] = pos[PARENTS[j]] + offsets[j]
+    to_camera = np.array([[-1.0, 0, 0], [0, 0, -1.0], [0, -1.0, 0]])
+    return torch.as_tensor(pos @ to_camera.T + np.array([0.0, 0.0, 4.0]))[None]
+
+
+UP = torch.tensor([[0.0, -1.0, 0.0]], dtype=torch.float64)
+
+
+def bend(pose: torch.Tensor, joint: str, child: str, direction: torch.Tensor) -> torch.Tensor:
+    """Swing the bone ``joint -> child`` (and its descendant) towards ``direction`` (unit)."""
+    pose = pose.clone()
+    length = (pose[0, J[child]] - pose[0, J[joint]]).norm()
+    pose[0, J[child]] = pose[0, J[joint]] + length * direction
+    return pose
+
+
+def test_symmetric_reference_pose_has_zero_symmetry_and_ratio_loss():
+    pose = rest_pose()
+    from epoch_kedro.skeleton import bone_lengths
+
+    assert losses.bone_symmetry(pose).item() < 1e-9
+    assert losses.bone_ratio(pose, bone_lengths(pose)[0]).item() < 1e-9
+    longer = pose.clone()
+    longer[0, J["LFoot"], 1] += 0.2  # lengthen the left shin only
+    assert losses.bone_symmetry(longer).item() > 0.01
+
+
+def test_knee_bent_backwards_is_free_and_bent_forwards_is_penalised():
+    pose = rest_pose()
+    down_back = torch.tensor([0.0, 0.7071, 0.7071], dtype=torch.float64)  # shin to the back
+    down_front = torch.tensor([0.0, 0.7071, -0.7071], dtype=torch.float64)  # hyper-extension
+    natural = bend(pose, "LKnee", "LFoot", down_back)
+    hyper = bend(pose, "LKnee", "LFoot", down_front)
+    assert losses.bending_limits(natural, UP).item() < 1e-9
+    assert losses.bending_limits(hyper, UP).item() > 0.5
+
+
+def test_elbow_bent_backwards_while_hanging_is_penalised():
+    pose = rest_pose()
+    forearm_front = torch.tensor([0.0, 0.0, -1.0], dtype=torch.float64)  # towards the camera
+    forearm_back = torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64)
+    assert losses.bending_limits(bend(pose, "RElbow", "RWrist", forearm_front), UP) < 1e-9
+    assert losses.bending_limits(bend(pose, "RElbow", "RWrist", forearm_back), UP) > 0.5
+
+
+def test_cycle_terms_vanish_for_identical_inputs_and_grow_with_difference():
+    pose = rest_pose().repeat(4, 1, 1)
+    rel = pose - pose[:, :1]
+    assert losses.cycle_3d(rel, rel).item() == 0.0
+    assert losses.pairwise_deformation(rel, rel).item() == 0.0
+    noisy = rel + 0.01 * torch.randn(
+        rel.shape, generator=torch.Generator().manual_seed(0), dtype=rel.dtype
+    )
+    assert losses.cycle_3d(noisy, rel).item() > 0.005
+    assert losses.pairwise_deformation(noisy, rel).item() > 0.005
+    assert losses.cycle_2d(rel[..., :2], rel[..., :2]).item() == 0.0
