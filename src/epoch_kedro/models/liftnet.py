@@ -89,7 +89,7 @@ class LiftNet(nn.Module):
         super().__init__()
         self.config = config
         self.register_buffer("bone_mean", torch.as_tensor(bone_mean, dtype=torch.float32))
-        in_dim = 2 * NUM_JOINTS + 2 + 3
+        in_dim = 2 * NUM_JOINTS + 2 + 1 + 3
         self.stem = nn.Sequential(nn.Linear(in_dim, config.width), nn.LeakyReLU(0.2))
         self.blocks = nn.Sequential(*[ResidualBlock(config.width) for _ in range(config.blocks)])
         self.depth_head = nn.Linear(config.width, NUM_JOINTS)
@@ -110,7 +110,17 @@ class LiftNet(nn.Module):
         if not self.perspective:
             scale2d = torch.full_like(scale2d, 1.0 / self.config.weak_depth)
             root_ray = torch.zeros_like(root_ray)
-        feats = torch.cat([pose2d.flatten(1), root_ray, self._known_gravity(pose2d, gravity)], -1)
+        # log s: the 2D extent in ray units, ~ body size / distance, tells how strong the
+        # perspective foreshortening is (a constant for the weak-perspective camera).
+        feats = torch.cat(
+            [
+                pose2d.flatten(1),
+                root_ray,
+                torch.log(scale2d)[:, None],
+                self._known_gravity(pose2d, gravity),
+            ],
+            -1,
+        )
         return feats, scale2d, root_ray
 
     def _known_gravity(self, pose2d: torch.Tensor, gravity: torch.Tensor | None) -> torch.Tensor:
