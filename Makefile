@@ -30,6 +30,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_synthetic.py
+	$(BIN)/python benchmarks/bench_render.py
 	$(BIN)/python benchmarks/bench_liftnet.py
 
 clean:

@@ -79,6 +79,8 @@ def to_model_input(data: dict[str, np.ndarray], undistort_iterations: int = 30) 
     ray = rays(kp2d, K)
     pose2d, scale = normalize_2d(ray[..., :2])
     out = {key: data[key] for key in _PASSTHROUGH}
+    if "sample_id" in data:
+        out["sample_id"] = data["sample_id"]
     out.update(
         kp2d=kp2d,
         kp2d_observed=data["kp2d"],

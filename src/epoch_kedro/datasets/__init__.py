@@ -1,6 +1,7 @@
 """Custom Kedro datasets for what kedro-datasets does not cover."""
 
+from epoch_kedro.datasets.npy_dataset import NpyDataset
 from epoch_kedro.datasets.npz_dataset import NpzDataset
 from epoch_kedro.datasets.torch_checkpoint import TorchCheckpointDataset
 
-__all__ = ["NpzDataset", "TorchCheckpointDataset"]
+__all__ = ["NpyDataset", "NpzDataset", "TorchCheckpointDataset"]

@@ -2,11 +2,11 @@
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from epoch_kedro.pipelines.ingestion.nodes import ingest_dataset
+from epoch_kedro.pipelines.ingestion.nodes import ingest_dataset, render_images
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Dataset source -> validated ingested dataset."""
+    """Dataset source -> validated ingested dataset -> rendered camera images."""
     return pipeline(
         [
             node(
@@ -14,6 +14,13 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["params:dataset", "params:synthetic"],
                 outputs="raw_dataset",
                 name="ingest_dataset",
+                tags=["data"],
+            ),
+            node(
+                render_images,
+                inputs=["raw_dataset", "params:dataset", "params:render"],
+                outputs=["images", "image_index"],
+                name="render_images",
                 tags=["data"],
             ),
         ]

@@ -33,7 +33,9 @@ def build_model_inputs(
     if missing:
         raise DatasetValidationError(f"dataset '{name}': parameters 'splits' lacks {missing}")
     validate_splits(splits, np.unique(raw_dataset["subject"]).tolist(), name=name)
-    parts = split_by_subject(raw_dataset, {s: splits[s] for s in SPLITS})
+    # sample_id ties each model-input row back to the ingested row (and to its image).
+    raw = {**raw_dataset, "sample_id": np.arange(len(raw_dataset["kp2d"]), dtype=np.int64)}
+    parts = split_by_subject(raw, {s: splits[s] for s in SPLITS})
     iterations = int(normalization.get("undistort_iterations", 30))
     outputs = tuple(to_model_input(parts[s], undistort_iterations=iterations) for s in SPLITS)
     for split, part in zip(SPLITS, outputs, strict=True):

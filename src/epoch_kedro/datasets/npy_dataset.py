@@ -1,0 +1,47 @@
+"""A Kedro dataset for one large array (e.g. all rendered images), memory-mapped on load."""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+from kedro.io import AbstractDataset, DatasetError
+
+from epoch_kedro.utils.io import atomic_path
+
+
+class NpyDataset(AbstractDataset[np.ndarray, np.ndarray]):
+    """``np.ndarray`` <-> ``.npy``; loads memory-mapped read-only (``mmap: false`` to copy).
+
+    One file instead of thousands of images keeps DVC fast, and memory-mapping lets training read
+    batches without holding the whole array in RAM. Saving is atomic; pickles are refused.
+    """
+
+    def __init__(self, filepath: str, mmap: bool = True, metadata: dict[str, Any] | None = None):
+        self._filepath = PurePosixPath(filepath)
+        self._mmap = mmap
+        self.metadata = metadata
+
+    def load(self) -> np.ndarray:
+        """The array, memory-mapped unless ``mmap`` is false."""
+        path = Path(self._filepath)
+        if not path.exists():
+            raise DatasetError(
+                f"NpyDataset: no file at '{path}'. Run the producing pipeline first."
+            )
+        return np.load(path, mmap_mode="r" if self._mmap else None, allow_pickle=False)
+
+    def save(self, data: np.ndarray) -> None:
+        """Write the array atomically."""
+        array = np.asarray(data)
+        if array.dtype == object:
+            raise DatasetError(f"NpyDataset '{self._filepath}': object arrays are not allowed")
+        with atomic_path(self._filepath) as tmp, open(tmp, "wb") as handle:
+            np.save(handle, array, allow_pickle=False)
+
+    def _exists(self) -> bool:
+        return Path(self._filepath).exists()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath), "mmap": self._mmap}
