@@ -165,3 +165,15 @@ def test_config_rejects_unknown_keys_and_actions():
     config = SyntheticConfig.from_params({"seed": 3, "cameras": {"wild": {"focal_range": [1, 2]}}})
     assert config.cameras.wild.focal_range == (1, 2)
     assert config.cameras.per_sequence == 4
+
+
+def test_subjects_are_people_not_their_mirror_images(synthetic_small):
+    """Right x forward = up for a real person (facing north, the right hand is east)."""
+    pose = synthetic_small["pose3d_world"].astype(np.float64)
+    right = pose[:, JOINT_INDEX["RHip"]] - pose[:, JOINT_INDEX["LHip"]]
+    up = pose[:, JOINT_INDEX["Thorax"]] - pose[:, JOINT_INDEX["Hip"]]
+    forward = np.cross(up, right)  # facing direction if the subject is not mirrored
+    nose = pose[:, JOINT_INDEX["Neck"]] - pose[:, JOINT_INDEX["Thorax"]]
+    standing = np.isin(synthetic_small["action"], ["walking", "waving", "turning"])
+    agree = np.einsum("ni,ni->n", forward[standing], nose[standing]) > 0
+    assert agree.mean() > 0.95

@@ -15,8 +15,8 @@ J = JOINT_INDEX
 def rest_pose() -> torch.Tensor:
     """The synthetic reference skeleton standing upright in a camera frame (y down, z forward).
 
-    Body axes map to the camera as: left -> -x (the person faces the camera), up -> -y,
-    forward -> -z; placed 4 m in front of the camera.
+    Body axes map to the camera as: right -> -x (the person faces the camera, so their right
+    is on the image's left), up -> -y, forward -> -z; placed 4 m in front of the camera.
     """
     offsets = reference_offsets()
     pos = np.zeros((17, 3))

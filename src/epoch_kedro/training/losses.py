@@ -53,18 +53,18 @@ def _hinge_sine(
 def bending_limits(pose: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
     """Penalise knees and hanging-arm elbows bending the wrong way (hyper-extension).
 
-    The hinge axis is the body's left axis (hips). Knees bend backwards; elbows bend forwards,
+    The hinge axis is the body's right axis (hips). Knees bend backwards; elbows bend forwards,
     which the hip axis only tells reliably while the upper arm hangs down, so the elbow term is
     weighted by how much the upper arm points along -up.
     """
-    left = pose[:, _LHIP] - pose[:, _RHIP]
-    left = left / left.norm(dim=-1, keepdim=True).clamp_min(1e-8)
-    knees = sum(torch.relu(_hinge_sine(pose, chain, left)) for chain in KNEES)
+    right = pose[:, _RHIP] - pose[:, _LHIP]
+    right = right / right.norm(dim=-1, keepdim=True).clamp_min(1e-8)
+    knees = sum(torch.relu(_hinge_sine(pose, chain, right)) for chain in KNEES)
     elbows = 0.0
     for chain in ELBOWS:
         upper = pose[:, chain[1]] - pose[:, chain[0]]
         hanging = torch.relu(-(upper * up).sum(-1) / upper.norm(dim=-1).clamp_min(1e-8))
-        elbows = elbows + hanging * torch.relu(-_hinge_sine(pose, chain, left))
+        elbows = elbows + hanging * torch.relu(-_hinge_sine(pose, chain, right))
     return (knees + elbows).mean()
 
 

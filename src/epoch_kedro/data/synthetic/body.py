@@ -1,6 +1,7 @@
 """Synthetic subjects (proportions) and forward kinematics on the 17-joint tree.
 
-Body frame: x = the subject's left, y = forward, z = up; the root (pelvis) is the origin.
+Body frame: x = the subject's right, y = forward, z = up (right-handed, so a real person and
+not its mirror image); the root (pelvis) is the origin.
 Each joint ``j`` carries a local rotation ``L_j`` that moves the bones *below* it:
 ``G_j = G_parent(j) @ L_j`` and ``p_c = p_j + G_j @ offset_c`` for each child ``c``.
 """
@@ -21,20 +22,20 @@ REFERENCE_HEIGHT = 1.72
 #: Lengths follow the mean Human3.6M bone lengths; the Neck joint sits forward, as the H36M "nose".
 REST_OFFSETS: dict[str, tuple[float, float, float]] = {
     "Hip": (0.0, 0.0, 0.0),
-    "RHip": (-0.132, 0.0, -0.01),
+    "RHip": (0.132, 0.0, -0.01),
     "RKnee": (0.0, 0.0, -0.445),
     "RFoot": (0.0, 0.0, -0.44),
-    "LHip": (0.132, 0.0, -0.01),
+    "LHip": (-0.132, 0.0, -0.01),
     "LKnee": (0.0, 0.0, -0.445),
     "LFoot": (0.0, 0.0, -0.44),
     "Spine": (0.0, 0.01, 0.232),
     "Thorax": (0.0, 0.0, 0.255),
     "Neck": (0.0, 0.07, 0.1),
     "Head": (0.0, -0.04, 0.11),
-    "LShoulder": (0.15, -0.01, -0.03),
+    "LShoulder": (-0.15, -0.01, -0.03),
     "LElbow": (0.0, 0.0, -0.28),
     "LWrist": (0.0, 0.0, -0.25),
-    "RShoulder": (-0.15, -0.01, -0.03),
+    "RShoulder": (0.15, -0.01, -0.03),
     "RElbow": (0.0, 0.0, -0.28),
     "RWrist": (0.0, 0.0, -0.25),
 }

@@ -30,14 +30,16 @@ JOINT_LIMITS: dict[str, tuple[tuple[float, float], ...]] = {
     "Neck": ((-40, 50), (-30, 30), (-60, 60)),
 }
 _LIMB_SIGNS = {"Hip": (1, 1, 1), "Knee": (-1, 0, 0), "Shoulder": (1, 1, 1), "Elbow": (1, 0, 0)}
+# The body x axis points to the subject's right: a rotation about the forward (y) axis by a
+# positive angle swings a hanging left limb outwards, a right limb inwards.
 #: Sign of each anatomical angle on the body x (flexion), y (abduction) and z (twist) axes.
 AXIS_SIGNS: dict[str, tuple[int, int, int]] = {
     # Mirror images: abduction and twist turn opposite ways on the left and the right.
-    **{"R" + name: signs for name, signs in _LIMB_SIGNS.items()},
-    **{"L" + name: (f, -a, -t) for name, (f, a, t) in _LIMB_SIGNS.items()},
-    "Spine": (-1, 1, 1),
-    "Thorax": (-1, 1, 1),
-    "Neck": (-1, 1, 1),
+    **{"L" + name: signs for name, signs in _LIMB_SIGNS.items()},
+    **{"R" + name: (f, -a, -t) for name, (f, a, t) in _LIMB_SIGNS.items()},
+    "Spine": (-1, -1, -1),
+    "Thorax": (-1, -1, -1),
+    "Neck": (-1, -1, -1),
 }
 
 

@@ -1,0 +1,61 @@
+"""A compact ResNet-style CNN (torchvision is not available beside the CPU torch wheel)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 convolutions with batch norm and a (projected when needed) identity skip."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int = 1) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False),
+            nn.BatchNorm2d(c_out),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False),
+            nn.BatchNorm2d(c_out),
+        )
+        self.skip = (
+            nn.Identity()
+            if stride == 1 and c_in == c_out
+            else nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+        )
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.body(x) + self.skip(x))
+
+
+class Backbone(nn.Module):
+    """Stem + stages that halve the resolution: ``(B, 3, S, S) -> (B, C, S/2^k, S/2^k)``.
+
+    Two coordinate channels join the image so that the network knows *where* in the full frame
+    things are: under perspective, position in the image changes how a body projects.
+    """
+
+    def __init__(self, widths: tuple[int, ...] = (32, 64, 128, 256), blocks: int = 1) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv2d(5, widths[0], 3, 2, 1, bias=False),
+            nn.BatchNorm2d(widths[0]),
+            nn.ReLU(inplace=True),
+        )
+        stages = []
+        for c_in, c_out in zip(widths[:-1], widths[1:], strict=True):
+            layers = [BasicBlock(c_in, c_out, 2)] + [
+                BasicBlock(c_out, c_out) for _ in range(blocks - 1)
+            ]
+            stages.append(nn.Sequential(*layers))
+        self.stages = nn.Sequential(*stages)
+        self.out_channels = widths[-1]
+        self.downsample = 2 ** len(widths)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        b, _, h, w = images.shape
+        ys = torch.linspace(-1, 1, h, device=images.device, dtype=images.dtype)
+        xs = torch.linspace(-1, 1, w, device=images.device, dtype=images.dtype)
+        coords = torch.stack(torch.meshgrid(ys, xs, indexing="ij")).expand(b, 2, h, w)
+        return self.stages(self.stem(torch.cat([images, coords], 1)))
