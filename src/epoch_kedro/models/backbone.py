@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import nn
 
@@ -44,7 +46,7 @@ class Backbone(nn.Module):
             nn.ReLU(inplace=True),
         )
         stages = []
-        for c_in, c_out in zip(widths[:-1], widths[1:], strict=True):
+        for c_in, c_out in itertools.pairwise(widths):
             layers = [BasicBlock(c_in, c_out, 2)] + [
                 BasicBlock(c_out, c_out) for _ in range(blocks - 1)
             ]

@@ -15,7 +15,6 @@ label (see :mod:`epoch_kedro.training.regnet`).
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -31,6 +30,7 @@ from epoch_kedro.skeleton import NUM_JOINTS, ROOT, bone_lengths
 class RegNetConfig:
     """Architecture and camera parametrisation of RegNet."""
 
+    image_size: int = 64  # input images are image_size x image_size (the rendered size)
     widths: tuple[int, ...] = (32, 64, 128, 256)
     blocks: int = 1
     hidden: int = 512
@@ -75,12 +75,17 @@ class RegNet(nn.Module):
         self.config = config
         self.register_buffer("bone_mean", torch.as_tensor(bone_mean, dtype=torch.float32))
         self.backbone = Backbone(tuple(config.widths), config.blocks)
+        cells = max(config.image_size // self.backbone.downsample, 1) ** 2
         self.neck = nn.Sequential(
-            nn.Flatten(), nn.LazyLinear(config.hidden), nn.ReLU(inplace=True),
-            nn.Linear(config.hidden, config.hidden), nn.ReLU(inplace=True),
+            nn.Flatten(),
+            nn.Linear(self.backbone.out_channels * cells, config.hidden),
+            nn.ReLU(inplace=True),
+            nn.Linear(config.hidden, config.hidden),
+            nn.ReLU(inplace=True),
         )
         self.head = nn.Linear(config.hidden, sum(_HEAD.values()))
-        nn.init.zeros_(self.head.weight)
+        # A small head: training starts near the bias below, and gradients reach the backbone.
+        nn.init.normal_(self.head.weight, std=1e-3)
         nn.init.zeros_(self.head.bias)
         with torch.no_grad():  # start facing the camera: identity-like 6D, person upright
             start = sum(list(_HEAD.values())[:1])
@@ -93,7 +98,10 @@ class RegNet(nn.Module):
         parts = dict(zip(_HEAD, out.split(list(_HEAD.values()), dim=-1), strict=True))
         pose = parts["pose"].reshape(-1, NUM_JOINTS, 3)
         pose = pose - pose[:, ROOT : ROOT + 1]
-        pose = pose * (self.bone_mean.sum() / bone_lengths(pose).sum(-1).clamp_min(1e-6))[:, None, None]
+        pose = (
+            pose
+            * (self.bone_mean.sum() / bone_lengths(pose).sum(-1).clamp_min(1e-6))[:, None, None]
+        )
         R = rot6d_to_matrix(parts["rot6d"])
         f = size * self.config.focal_prior * torch.exp(parts["focal"][:, 0])
         centre = size / 2 + 0.05 * size * torch.tanh(parts["centre"])
@@ -114,4 +122,4 @@ def log_focal_ratio(K: torch.Tensor, size: int) -> torch.Tensor:
     return torch.log(0.5 * (K[:, 0, 0] + K[:, 1, 1]) / size)
 
 
-__all__ = ["RegNet", "RegNetConfig", "RegNetOutput", "log_focal_ratio", "math"]
+__all__ = ["RegNet", "RegNetConfig", "RegNetOutput", "log_focal_ratio"]

@@ -1,0 +1,50 @@
+"""RegNet: shapes, the perspective projection it trains through, and its starting pose."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from epoch_kedro.geometry import project
+from epoch_kedro.models.regnet import RegNet, RegNetConfig
+from epoch_kedro.skeleton import bone_lengths
+
+CONFIG = RegNetConfig(image_size=32, widths=(8, 16, 32), hidden=32)
+
+
+def make_model(seed: int = 0) -> RegNet:
+    torch.manual_seed(seed)
+    return RegNet(CONFIG, np.full(16, 0.25)).eval()
+
+
+def test_outputs_are_consistent_with_the_pinhole_projection():
+    model = make_model()
+    out = model(torch.rand(4, 3, 32, 32))
+    assert out.pose_body.shape == (4, 17, 3) and out.kp2d.shape == (4, 17, 2)
+    torch.testing.assert_close(out.kp2d, project(out.pose_cam, out.K), atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(torch.linalg.det(out.R), torch.ones(4), atol=1e-5, rtol=0)
+    torch.testing.assert_close(bone_lengths(out.pose_body).sum(-1), torch.full((4,), 4.0))
+    torch.testing.assert_close(out.pose_body[:, 0], torch.zeros(4, 3))
+
+
+def test_starts_upright_and_facing_the_camera():
+    out = make_model()(torch.rand(2, 3, 32, 32))
+    # Body up (z) maps to image up (-y), body forward (y) towards the camera (-z).
+    torch.testing.assert_close(
+        out.R[:, :, 2], torch.tensor([[0.0, -1.0, 0.0]] * 2), atol=0.02, rtol=0
+    )
+    torch.testing.assert_close(
+        out.R[:, :, 1], torch.tensor([[0.0, 0.0, -1.0]] * 2), atol=0.02, rtol=0
+    )
+    torch.testing.assert_close(out.gravity, torch.tensor([[0.0, 1.0, 0.0]] * 2), atol=0.02, rtol=0)
+    focal = out.K[:, 0, 0] / 32
+    torch.testing.assert_close(focal, torch.full((2,), CONFIG.focal_prior), rtol=0.02, atol=0)
+    assert torch.all(out.t[:, 2] > 1.0)
+
+
+def test_gradients_flow_from_the_2d_output_to_the_image_features():
+    model = make_model().train()
+    out = model(torch.rand(3, 3, 32, 32))
+    out.kp2d.sum().backward()
+    assert model.backbone.stem[0].weight.grad.abs().sum() > 0
+    assert model.head.weight.grad.abs().sum() > 0
