@@ -32,6 +32,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_synthetic.py
 	$(BIN)/python benchmarks/bench_render.py
 	$(BIN)/python benchmarks/bench_liftnet.py
+	$(BIN)/python benchmarks/bench_regnet.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -14,15 +14,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from epoch_kedro.data.normalize import normalize_2d
-from epoch_kedro.geometry import rays
 from epoch_kedro.models.artifacts import liftnet_from_artifact
 from epoch_kedro.models.liftnet import LiftNet
 from epoch_kedro.skeleton import NUM_JOINTS
 from epoch_kedro.training.checkpoint import load_checkpoint
-from epoch_kedro.training.liftnet import predict_poses
+from epoch_kedro.training.liftnet import inputs_from_keypoints, predict_poses
 
 __all__ = ["lift", "load_liftnet"]
 
@@ -63,15 +60,6 @@ def lift(
     K = _as_batch(K, "K", (3, 3), n)
     if np.any(K[:, 0, 0] <= 0) or np.any(K[:, 1, 1] <= 0):
         raise ValueError("K has a non-positive focal length")
-    ray = rays(kp, K)
-    pose2d, scale = normalize_2d(ray[..., :2])
-    inputs = {
-        "pose2d": torch.as_tensor(pose2d, dtype=torch.float32),
-        "scale2d": torch.as_tensor(scale, dtype=torch.float32),
-        "root_ray": torch.as_tensor(ray[:, 0, :2], dtype=torch.float32),
-    }
     if gravity is not None:
-        inputs["gravity"] = torch.as_tensor(
-            _as_batch(gravity, "gravity", (3,), n), dtype=torch.float32
-        )
-    return predict_poses(model, inputs).astype(np.float64)
+        gravity = _as_batch(gravity, "gravity", (3,), n)
+    return predict_poses(model, inputs_from_keypoints(kp, K, gravity)).astype(np.float64)

@@ -70,14 +70,35 @@ def test_full_run_writes_every_artifact(smoke_run):
     # smoke profile: 12 actions x 1 sequence x 8 frames x 2 cameras per subject
     assert summary["splits"]["val"]["samples"] == 12 * 8 * 2
     metrics = json.loads((data / "08_reporting/metrics.json").read_text())
-    for section in ("liftnet_gt", "liftnet_weak_gt", "baseline_mean_pose"):
+    chain = (
+        "liftnet_regnet",
+        "liftnet_regnet_2d_true_camera",
+        "liftnet_true_2d_regnet_camera",
+        "liftnet_gt_rendered_frames",
+    )
+    for section in ("liftnet_gt", "liftnet_weak_gt", "baseline_mean_pose", *chain):
         for key in ("mpjpe", "n_mpjpe", "pa_mpjpe", "pck150", "auc", "by_distance", "by_action"):
             assert key in metrics[section], (section, key)
         assert 0 < metrics[section]["pa_mpjpe"] < 1000  # millimetres
+    regnet = metrics["regnet"]
+    for key in (
+        "px_error",
+        "pck2d_005",
+        "focal_rel_err",
+        "elevation_err_deg",
+        "baseline_mean_focal_rel_err",
+        "baseline_mean_pose_pck2d_005",
+        "pose3d",
+    ):
+        assert key in regnet, key
+    assert regnet["frames"] == 12 * 4 * 2  # smoke: every 2nd of 8 frames, 2 cameras, 12 actions
     for rel in (
         "06_models/flow.pt",
         "06_models/liftnet.pt",
         "06_models/liftnet_weak.pt",
+        "06_models/regnet.pt",
+        "07_model_output/regnet_inputs_test.npz",
+        "02_intermediate/images.npy",
         "08_reporting/training/liftnet.json",
     ):
         assert (data / rel).is_file(), rel

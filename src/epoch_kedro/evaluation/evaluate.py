@@ -42,3 +42,44 @@ def evaluate_setting(
 def mean_pose(train: dict[str, np.ndarray]) -> np.ndarray:
     """The training split's mean root-relative camera-frame pose ``(17, 3)``: the trivial floor."""
     return root_align(train["pose3d_cam"].astype(np.float64)).mean(0)
+
+
+def _pck_and_error(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, diag: np.ndarray):
+    dist = np.linalg.norm(pred - gt, axis=-1)
+    ok = dist <= 0.05 * diag[:, None]
+    return float(dist[visible].mean()), float(ok[visible].mean() * 100)
+
+
+def regnet_section(test: dict[str, np.ndarray], train: dict[str, np.ndarray]) -> dict:
+    """RegNet's 2D, camera and own 3D errors on generated test inputs, with trivial baselines.
+
+    ``test`` is a generated split (RegNet's ``kp2d``/``K``/``gravity`` beside the ``*_gt``
+    fields); ``train`` any training split (for the mean focal length and mean 2D pose).
+    2D errors are in full-frame pixels; PCK2D at 5 % of the image diagonal.
+    """
+    size = test["image_size"].astype(np.float64)
+    diag = np.linalg.norm(size, axis=-1)
+    vis = test["visible"]
+    px, pck = _pck_and_error(test["kp2d"], test["kp2d_gt"], vis, diag)
+    # Baseline: the training set's mean 2D pose, in image-size units, for every test image.
+    mean_2d = (train["kp2d"] / train["image_size"][:, None, :]).mean(0)
+    px_base, pck_base = _pck_and_error(mean_2d * size[:, None, :], test["kp2d_gt"], vis, diag)
+    focal_gt = test["K_gt"][:, 0, 0]
+    focal_err = np.abs(test["K"][:, 0, 0] - focal_gt) / focal_gt
+    mean_ratio = (train["K"][:, 0, 0] / train["image_size"][:, 0]).mean()
+    focal_base = np.abs(mean_ratio * size[:, 0] - focal_gt) / focal_gt
+    elevation = np.rad2deg(np.abs(test["elevation"] - test["elevation_gt"]))
+    section = {
+        "frames": len(vis),
+        "px_error": px,
+        "pck2d_005": pck,
+        "focal_rel_err": float(np.median(focal_err)),
+        "elevation_err_deg": float(np.median(elevation)),
+        "baseline_mean_pose_px_error": px_base,
+        "baseline_mean_pose_pck2d_005": pck_base,
+        "baseline_mean_focal_rel_err": float(np.median(focal_base)),
+        "pose3d": pose_metrics(
+            test["pose3d_regnet"].astype(np.float64), test["pose3d_cam"].astype(np.float64)
+        ),
+    }
+    return _rounded(section)

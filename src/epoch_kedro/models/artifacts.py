@@ -13,6 +13,7 @@ import torch
 
 from epoch_kedro.models.flow import FlowConfig, PoseFlow
 from epoch_kedro.models.liftnet import LiftNet, LiftNetConfig
+from epoch_kedro.models.regnet import RegNet, RegNetConfig
 
 FORMAT = "epoch_kedro.model/v1"
 
@@ -53,5 +54,16 @@ def liftnet_from_artifact(artifact: dict[str, Any]) -> LiftNet:
     _check(artifact, "liftnet")
     state = artifact["state_dict"]
     model = LiftNet(LiftNetConfig(**artifact["config"]), torch.zeros_like(state["bone_mean"]))
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def regnet_from_artifact(artifact: dict[str, Any]) -> RegNet:
+    """Rebuild a trained RegNet (eval mode, CPU)."""
+    _check(artifact, "regnet")
+    config = dict(artifact["config"])
+    config["widths"] = tuple(config["widths"])
+    state = artifact["state_dict"]
+    model = RegNet(RegNetConfig(**config), torch.zeros_like(state["bone_mean"]))
     model.load_state_dict(state)
     return model.eval()

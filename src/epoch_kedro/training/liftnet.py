@@ -13,7 +13,7 @@ import torch
 
 from epoch_kedro.data.normalize import normalize_2d
 from epoch_kedro.evaluation.metrics import joint_errors
-from epoch_kedro.geometry import project_normalized, rotation_about_axis
+from epoch_kedro.geometry import project_normalized, rays, rotation_about_axis
 from epoch_kedro.models.flow import FlowConfig, PoseFlow
 from epoch_kedro.models.liftnet import LiftNet, LiftNetConfig
 from epoch_kedro.training import losses
@@ -68,6 +68,22 @@ def lift_tensors(arrays: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         "root_ray": torch.as_tensor(arrays["rays"][:, 0, :2], dtype=torch.float32),
         "gravity": torch.as_tensor(arrays["gravity"], dtype=torch.float32),
     }
+
+
+def inputs_from_keypoints(
+    kp2d: np.ndarray, K: np.ndarray, gravity: np.ndarray | None = None
+) -> dict[str, torch.Tensor]:
+    """LiftNet inputs from pixel keypoints ``(N, 17, 2)``, K ``(N, 3, 3)``, gravity ``(N, 3)``."""
+    ray = rays(np.asarray(kp2d, np.float64), np.asarray(K, np.float64))
+    pose2d, scale = normalize_2d(ray[..., :2])
+    inputs = {
+        "pose2d": torch.as_tensor(pose2d, dtype=torch.float32),
+        "scale2d": torch.as_tensor(scale, dtype=torch.float32),
+        "root_ray": torch.as_tensor(ray[:, 0, :2], dtype=torch.float32),
+    }
+    if gravity is not None:
+        inputs["gravity"] = torch.as_tensor(np.asarray(gravity), dtype=torch.float32)
+    return inputs
 
 
 def lift(model: LiftNet, batch: dict[str, torch.Tensor]):

@@ -24,3 +24,10 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed)  # noqa: NPY002 - third-party code may still draw from the global state
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+def set_threads(params: dict) -> None:
+    """Apply an optional ``torch_threads`` parameter (0 or absent: torch's default)."""
+    threads = int(params.get("torch_threads", 0))
+    if threads > 0:
+        torch.set_num_threads(threads)

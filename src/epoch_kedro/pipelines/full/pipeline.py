@@ -7,7 +7,14 @@ from importlib import import_module
 from kedro.pipeline import Pipeline
 
 #: The stages, in the order data flows through them. Later stages append themselves here.
-STAGES: tuple[str, ...] = ("ingestion", "normalization", "liftnet", "evaluation")
+STAGES: tuple[str, ...] = (
+    "ingestion",
+    "normalization",
+    "regnet",
+    "generate_inputs",
+    "liftnet",
+    "evaluation",
+)
 
 
 def stage_pipelines() -> dict[str, Pipeline]:

@@ -7,45 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from epoch_kedro.models.artifacts import flow_from_artifact, to_artifact
-from epoch_kedro.models.flow import FlowConfig
 from epoch_kedro.training import liftnet as training
-from epoch_kedro.training.loop import LoopConfig
-from epoch_kedro.utils.config import from_params
+from epoch_kedro.utils.runtime import set_threads
 
 logger = logging.getLogger(__name__)
 
 Arrays = dict[str, np.ndarray]
-TRAIN_INPUTS = ("ground_truth",)
-
-
-def _threads(params: dict[str, Any]) -> None:
-    threads = int(params.get("torch_threads", 0))
-    if threads > 0:
-        torch.set_num_threads(threads)
-
-
-def train_flow_prior(
-    model_input_train: Arrays,
-    model_input_val: Arrays,
-    dataset_statistics: Arrays,
-    flow: dict[str, Any],
-) -> tuple[dict[str, Any], list[dict]]:
-    """Fit the normalizing-flow prior on the training split's normalised 2D poses."""
-    _threads(flow)
-    config = from_params(FlowConfig, flow.get("model"), "flow.model")
-    loop = from_params(LoopConfig, flow.get("loop"), "flow.loop")
-    model, result = training.train_flow(
-        model_input_train,
-        model_input_val,
-        dataset_statistics,
-        config,
-        loop,
-        noise=float(flow.get("noise", 0.01)),
-    )
-    return to_artifact(model, "pose_flow", result.history), result.history
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any] | None) -> dict[str, Any]:
@@ -60,20 +29,27 @@ def _merge(base: dict[str, Any], override: dict[str, Any] | None) -> dict[str, A
 def train_lifter(
     model_input_train: Arrays,
     model_input_val: Arrays,
+    regnet_inputs_train: Arrays,
+    regnet_inputs_val: Arrays,
     dataset_statistics: Arrays,
     flow_model: dict[str, Any],
     liftnet: dict[str, Any],
     overrides: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], list[dict]]:
-    """Train LiftNet (``overrides`` turn it into an ablation, e.g. the weak-perspective camera)."""
+    """Train LiftNet on ground-truth or RegNet-generated 2D + camera (``liftnet.train_inputs``).
+
+    ``overrides`` turn it into an ablation, e.g. the weak-perspective camera.
+    """
     params = _merge(liftnet, overrides)
-    _threads(params)
-    if params.get("train_inputs", "ground_truth") not in TRAIN_INPUTS:
-        raise ValueError(
-            f"liftnet.train_inputs={params['train_inputs']!r} is not available yet; "
-            f"choose one of {list(TRAIN_INPUTS)} (RegNet-generated inputs come with the regnet "
-            "pipeline)"
-        )
+    set_threads(params)
+    source = params.get("train_inputs", "ground_truth")
+    inputs = {
+        "ground_truth": (model_input_train, model_input_val),
+        "regnet": (regnet_inputs_train, regnet_inputs_val),
+    }
+    if source not in inputs:
+        raise ValueError(f"liftnet.train_inputs={source!r}; choose one of {sorted(inputs)}")
+    train, val = inputs[source]
     run = {
         k: params.pop(k)
         for k in ("train_inputs", "resume", "checkpoint_dir", "torch_threads")
@@ -82,9 +58,15 @@ def train_lifter(
     config = training.training_config(params)
     checkpoint = Path(run.get("checkpoint_dir", "data/06_models/checkpoints"))
     checkpoint = checkpoint / f"liftnet_{config.model.camera_model}_last.pt"
+    logger.info(
+        "LiftNet (%s) trains on %s inputs: %d samples",
+        config.model.camera_model,
+        source,
+        len(train["pose2d"]),
+    )
     model, result = training.train_liftnet(
-        model_input_train,
-        model_input_val,
+        train,
+        val,
         dataset_statistics["bone_length_mean"],
         flow_from_artifact(flow_model),
         config,

@@ -2,22 +2,21 @@
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from epoch_kedro.pipelines.liftnet.nodes import train_flow_prior, train_lifter
+from epoch_kedro.pipelines.liftnet.nodes import train_lifter
 
-_DATA = ["model_input_train", "model_input_val", "dataset_statistics"]
+_DATA = [
+    "model_input_train",
+    "model_input_val",
+    "regnet_inputs_train",
+    "regnet_inputs_val",
+    "dataset_statistics",
+]
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Flow prior -> LiftNet (perspective) and the weak-perspective ablation."""
+    """LiftNet (perspective) and the weak-perspective ablation, with the frozen 2D prior."""
     return pipeline(
         [
-            node(
-                train_flow_prior,
-                inputs=[*_DATA, "params:flow"],
-                outputs=["flow_model", "flow_history"],
-                name="train_flow_prior",
-                tags=["training"],
-            ),
             node(
                 train_lifter,
                 inputs=[*_DATA, "flow_model", "params:liftnet"],

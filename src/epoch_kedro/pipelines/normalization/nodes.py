@@ -14,6 +14,12 @@ from epoch_kedro.data.normalize import (
     to_model_input,
 )
 from epoch_kedro.data.validate import DatasetValidationError, validate_splits
+from epoch_kedro.models.artifacts import to_artifact
+from epoch_kedro.models.flow import FlowConfig
+from epoch_kedro.training.liftnet import train_flow
+from epoch_kedro.training.loop import LoopConfig
+from epoch_kedro.utils.config import from_params
+from epoch_kedro.utils.runtime import set_threads
 
 logger = logging.getLogger(__name__)
 
@@ -57,3 +63,24 @@ def summarize_dataset(
     """A JSON summary of the splits for people and for ``dvc metrics``."""
     splits = dict(zip(SPLITS, (model_input_train, model_input_val, model_input_test), strict=True))
     return summarize(splits, dataset_statistics)
+
+
+def train_flow_prior(
+    model_input_train: Arrays,
+    model_input_val: Arrays,
+    dataset_statistics: Arrays,
+    flow: dict[str, Any],
+) -> tuple[dict[str, Any], list[dict]]:
+    """Fit the normalizing-flow prior on the training split's normalised 2D poses."""
+    set_threads(flow)
+    config = from_params(FlowConfig, flow.get("model"), "flow.model")
+    loop = from_params(LoopConfig, flow.get("loop"), "flow.loop")
+    model, result = train_flow(
+        model_input_train,
+        model_input_val,
+        dataset_statistics,
+        config,
+        loop,
+        noise=float(flow.get("noise", 0.01)),
+    )
+    return to_artifact(model, "pose_flow", result.history), result.history

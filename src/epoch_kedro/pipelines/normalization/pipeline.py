@@ -6,11 +6,16 @@ from epoch_kedro.pipelines.normalization.nodes import (
     build_model_inputs,
     compute_statistics,
     summarize_dataset,
+    train_flow_prior,
 )
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Ingested dataset -> per-split model inputs, statistics and a summary."""
+    """Ingested dataset -> per-split model inputs, statistics, a summary and the 2D pose prior.
+
+    The prior (a normalizing flow over normalised 2D poses) is a density estimate of the
+    training 2D, so it lives here, before both RegNet and LiftNet that use it.
+    """
     return pipeline(
         [
             node(
@@ -38,6 +43,18 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="dataset_summary",
                 name="summarize_dataset",
                 tags=["data", "reporting"],
+            ),
+            node(
+                train_flow_prior,
+                inputs=[
+                    "model_input_train",
+                    "model_input_val",
+                    "dataset_statistics",
+                    "params:flow",
+                ],
+                outputs=["flow_model", "flow_history"],
+                name="train_flow_prior",
+                tags=["training"],
             ),
         ]
     )
