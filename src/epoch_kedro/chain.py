@@ -36,7 +36,7 @@ def flip_confidence(
 ) -> np.ndarray:
     """Per-joint confidence ``(M, 17)`` in (0, 1] from agreement with the mirrored image."""
     size = images.shape[1]
-    mirrored = predict(model, np.ascontiguousarray(images[:, :, ::-1]), batch_size)["kp2d"]
+    mirrored = predict(model, np.ascontiguousarray(images[:, :, ::-1]), batch_size)["kp2d_heat"]
     back = mirrored[:, list(FLIP_PERMUTATION)].copy()
     back[..., 0] = size - 1 - back[..., 0]
     gap = np.linalg.norm(back - kp2d, axis=-1) / (CONFIDENCE_SCALE * size)
@@ -52,7 +52,9 @@ def generate_inputs(
     size = images.shape[1]
     pred = predict(model, images, batch_size)
     image_size = split["image_size"][rows]
-    kp2d = from_image_pixels(pred["kp2d"], image_size, size)
+    # The integral-regression 2D is RegNet's sharpest 2D estimate; the camera comes from its
+    # projection branch.
+    kp2d = from_image_pixels(pred["kp2d_heat"], image_size, size)
     K = full_frame_K(pred["K"], image_size, size)
     gravity = pred["gravity"] / np.linalg.norm(pred["gravity"], axis=-1, keepdims=True)
     out = {key: value[rows] for key, value in split.items()}
@@ -69,6 +71,6 @@ def generate_inputs(
         pose2d=pose2d,
         scale2d=scale,
         pose3d_regnet=pred["pose_cam"],
-        confidence=flip_confidence(model, images, pred["kp2d"], batch_size),
+        confidence=flip_confidence(model, images, pred["kp2d_heat"], batch_size),
     )
     return {k: v.astype(np.float32) if v.dtype.kind == "f" else v for k, v in out.items()}

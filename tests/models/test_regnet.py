@@ -48,3 +48,19 @@ def test_gradients_flow_from_the_2d_output_to_the_image_features():
     out.kp2d.sum().backward()
     assert model.backbone.stem[0].weight.grad.abs().sum() > 0
     assert model.head.weight.grad.abs().sum() > 0
+
+
+def test_integral_regression_finds_a_peaked_heatmap():
+    model = make_model()
+
+    class Peak(torch.nn.Module):
+        def forward(self, x):  # logits peaked at row 2, column 5 of the 1/4-resolution grid
+            logits = torch.full((x.shape[0], 17, *x.shape[-2:]), -50.0)
+            logits[:, :, 2, 5] = 50.0
+            return logits
+
+    model.heatmap = Peak()
+    out = model(torch.rand(2, 3, 32, 32))
+    # 32 px image, 8 x 8 heatmap: cell centres at (i + 0.5) * 4 - 0.5 px.
+    torch.testing.assert_close(out.kp2d_heat[..., 0], torch.full((2, 17), 21.5))
+    torch.testing.assert_close(out.kp2d_heat[..., 1], torch.full((2, 17), 9.5))

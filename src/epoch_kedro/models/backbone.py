@@ -55,9 +55,13 @@ class Backbone(nn.Module):
         self.out_channels = widths[-1]
         self.downsample = 2 ** len(widths)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """Feature maps after the stem and after each stage, finest first."""
         b, _, h, w = images.shape
         ys = torch.linspace(-1, 1, h, device=images.device, dtype=images.dtype)
         xs = torch.linspace(-1, 1, w, device=images.device, dtype=images.dtype)
         coords = torch.stack(torch.meshgrid(ys, xs, indexing="ij")).expand(b, 2, h, w)
-        return self.stages(self.stem(torch.cat([images, coords], 1)))
+        features = [self.stem(torch.cat([images, coords], 1))]
+        for stage in self.stages:
+            features.append(stage(features[-1]))
+        return features

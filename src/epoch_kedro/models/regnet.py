@@ -7,10 +7,12 @@ The network predicts (all from the image alone):
 - ``R (B, 3, 3)``: body -> camera rotation, from a 6D representation;
 - ``t (B, 3)``: the root in camera coordinates, as a depth along the ray of a predicted root
   pixel (so the root's image position is learnt directly);
-- ``K (B, 3, 3)``: focal length (log scale, relative to the image size) and principal point.
+- ``K (B, 3, 3)``: focal length (log scale, relative to the image size) and principal point;
+- ``kp2d_heat (B, 17, 2)``: a sharper 2D estimate by integral regression (soft-argmax) over
+  heatmaps at 1/4 resolution, built from fine features and upsampled global context.
 
-Projection is the full pinhole model: ``u = π(K (R P + t))``; the 2D keypoints are the only
-label (see :mod:`epoch_kedro.training.regnet`).
+Projection is the full pinhole model: ``kp2d = π(K (R P + t))``; the 2D keypoints are the only
+label, for both 2D outputs (see :mod:`epoch_kedro.training.regnet`).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class RegNetOutput:
     t: torch.Tensor
     K: torch.Tensor
     kp2d: torch.Tensor
+    kp2d_heat: torch.Tensor
 
     @property
     def pose_cam(self) -> torch.Tensor:
@@ -84,6 +87,13 @@ class RegNet(nn.Module):
             nn.ReLU(inplace=True),
         )
         self.head = nn.Linear(config.hidden, sum(_HEAD.values()))
+        fine, coarse = config.widths[1], config.widths[-1]
+        self.heatmap = nn.Sequential(
+            nn.Conv2d(fine + coarse, 64, 3, padding=1, bias=False),
+            nn.BatchNorm2d(64),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(64, NUM_JOINTS, 1),
+        )
         # A small head: training starts near the bias below, and gradients reach the backbone.
         nn.init.normal_(self.head.weight, std=1e-3)
         nn.init.zeros_(self.head.bias)
@@ -94,7 +104,8 @@ class RegNet(nn.Module):
 
     def forward(self, images: torch.Tensor) -> RegNetOutput:
         size = images.shape[-1]
-        out = self.head(self.neck(self.backbone(images)))
+        features = self.backbone(images)
+        out = self.head(self.neck(features[-1]))
         parts = dict(zip(_HEAD, out.split(list(_HEAD.values()), dim=-1), strict=True))
         pose = parts["pose"].reshape(-1, NUM_JOINTS, 3)
         pose = pose - pose[:, ROOT : ROOT + 1]
@@ -114,7 +125,25 @@ class RegNet(nn.Module):
         t = depth[:, None] * ray
         pose_cam = pose @ R.transpose(-1, -2) + t[:, None]
         depth_ok = torch.cat([pose_cam[..., :2], pose_cam[..., 2:].clamp_min(0.05)], -1)
-        return RegNetOutput(pose_body=pose, R=R, t=t, K=K, kp2d=project(depth_ok, K))
+        return RegNetOutput(
+            pose_body=pose,
+            R=R,
+            t=t,
+            K=K,
+            kp2d=project(depth_ok, K),
+            kp2d_heat=self._integral_2d(features[1], features[-1], size),
+        )
+
+    def _integral_2d(self, fine: torch.Tensor, coarse: torch.Tensor, size: int) -> torch.Tensor:
+        """Soft-argmax keypoints ``(B, 17, 2)`` in image pixels from 1/4-resolution heatmaps."""
+        context = nn.functional.interpolate(coarse, size=fine.shape[-2:], mode="nearest")
+        logits = self.heatmap(torch.cat([fine, context], 1)).float()
+        b, j, h, w = logits.shape
+        prob = logits.flatten(2).softmax(-1).view(b, j, h, w)
+        stride = size / w
+        xs = (torch.arange(w, device=prob.device, dtype=prob.dtype) + 0.5) * stride - 0.5
+        ys = (torch.arange(h, device=prob.device, dtype=prob.dtype) + 0.5) * stride - 0.5
+        return torch.stack([(prob.sum(2) * xs).sum(-1), (prob.sum(3) * ys).sum(-1)], -1)
 
 
 def log_focal_ratio(K: torch.Tensor, size: int) -> torch.Tensor:

@@ -120,7 +120,7 @@ def cycle_terms(
     u_back = project_normalized(rel_back + root)
     terms: dict[str, torch.Tensor] = {}
     if weights.flow:
-        terms["flow"] = -flow.log_prob(pose2d_v).mean() / flow.config.n_components
+        terms["flow"] = losses.flow_nll(flow, pose2d_v)
     if weights.cycle_2d:
         terms["cycle_2d"] = losses.cycle_2d(normalize_2d(u_back)[0], batch["pose2d"])
     if weights.cycle_3d:

@@ -186,7 +186,7 @@ def _train_epoch(model, train, loss_fn, optimizer, config, generator, device, de
     """One pass over the shuffled training tensors; returns mean loss terms."""
     model.train()
     totals: dict[str, float] = {}
-    count = 0
+    count = skipped = 0
     bar = progress(
         _batches(train, config.batch_size, generator, config.max_steps_per_epoch),
         desc=desc,
@@ -196,6 +196,15 @@ def _train_epoch(model, train, loss_fn, optimizer, config, generator, device, de
     for batch in bar:
         with _autocast(device, config.amp):
             terms = loss_fn(model, batch, generator)
+        if not torch.isfinite(terms["total"]):
+            # One poisoned step would turn every weight into NaN: skip it, and say so.
+            skipped += 1
+            logger.warning(
+                "%s: non-finite loss (%s), batch skipped",
+                desc,
+                {k: float(v.detach()) for k, v in terms.items() if not torch.isfinite(v)},
+            )
+            continue
         optimizer.zero_grad(set_to_none=True)
         terms["total"].backward()
         if config.grad_clip:
@@ -208,6 +217,7 @@ def _train_epoch(model, train, loss_fn, optimizer, config, generator, device, de
             bar.set_postfix(loss=f"{totals['total'] / count:.4g}")
     stats = {("loss" if k == "total" else k): v / max(count, 1) for k, v in totals.items()}
     stats["lr"] = optimizer.param_groups[0]["lr"]
+    stats["skipped_batches"] = skipped
     return stats
 
 

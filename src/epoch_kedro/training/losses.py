@@ -74,3 +74,13 @@ def pairwise_deformation(rel: torch.Tensor, rel_back: torch.Tensor) -> torch.Ten
     before = rel - rel[partner]
     after = rel_back - rel_back[partner]
     return (before - after).norm(dim=-1).mean()
+
+
+def flow_nll(flow, pose2d: torch.Tensor, cap: float = 10.0) -> torch.Tensor:
+    """Per-dimension NLL of normalised 2D poses under the frozen prior, compressed above ``cap``.
+
+    A degenerate pose (early in training) can score an NLL of 1e10; beyond ``cap`` the penalty
+    grows logarithmically so one wild batch cannot blow the weights up, yet still has a slope.
+    """
+    nll = -flow.log_prob(pose2d) / flow.config.n_components
+    return torch.where(nll > cap, cap + torch.log1p((nll - cap).clamp_min(0)), nll).mean()

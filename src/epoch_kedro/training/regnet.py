@@ -32,12 +32,13 @@ REGNET_INPUTS = ("image", "kp2d", "visible")
 class RegNetLossWeights:
     """Weight of each term; 0 switches a term off."""
 
-    kp2d: float = 1.0
+    kp2d: float = 1.0  # the 2D of the projected 3D pose and camera
+    kp2d_heat: float = 1.0  # the integral-regression 2D
     symmetry: float = 0.1
     bone_ratio: float = 0.1
     bending: float = 0.1
-    flow: float = 0.02
-    focal_prior: float = 0.01
+    flow: float = 0.1
+    focal_prior: float = 0.002
 
 
 @dataclass(frozen=True)
@@ -141,8 +142,14 @@ def regnet_terms(
     out = model(batch["image"])
     size = batch["image"].shape[-1]
     vis = batch["visible"].to(out.kp2d.dtype)
-    err = (out.kp2d - batch["kp2d"]).abs().sum(-1) / size
-    terms = {"kp2d": (err * vis).sum() / vis.sum().clamp_min(1.0)}
+
+    def masked_l1(pred: torch.Tensor) -> torch.Tensor:
+        err = (pred - batch["kp2d"]).abs().sum(-1) / size
+        return (err * vis).sum() / vis.sum().clamp_min(1.0)
+
+    terms = {"kp2d": masked_l1(out.kp2d)}
+    if weights.kp2d_heat:
+        terms["kp2d_heat"] = masked_l1(out.kp2d_heat)
     if weights.symmetry:
         terms["symmetry"] = losses.bone_symmetry(out.pose_body)
     if weights.bone_ratio:
@@ -155,7 +162,7 @@ def regnet_terms(
         virtual = turned @ out.R.transpose(-1, -2) + out.t[:, None]
         virtual = torch.cat([virtual[..., :2], virtual[..., 2:].clamp_min(0.05)], -1)
         pose2d, _ = normalize_2d(project_normalized(virtual))
-        terms["flow"] = -flow.log_prob(pose2d).mean() / flow.config.n_components
+        terms["flow"] = losses.flow_nll(flow, pose2d)
     if weights.focal_prior:
         prior = math.log(model.config.focal_prior)
         terms["focal_prior"] = ((log_focal_ratio(out.K, size) - prior) ** 2).mean()
@@ -167,7 +174,7 @@ def predict(model: RegNet, images: np.ndarray | torch.Tensor, batch_size: int = 
     """RegNet outputs for uint8 images ``(M, S, S, 3)`` as numpy (image pixels, metres)."""
     device = next(model.parameters()).device
     model.eval()
-    keys = ("kp2d", "K", "R", "t", "pose_cam", "gravity")
+    keys = ("kp2d", "kp2d_heat", "K", "R", "t", "pose_cam", "gravity")
     chunks: dict[str, list] = {k: [] for k in keys}
     with torch.no_grad():
         for start in range(0, len(images), batch_size):
@@ -179,15 +186,17 @@ def predict(model: RegNet, images: np.ndarray | torch.Tensor, batch_size: int = 
 
 
 def camera_metrics(pred: dict, split: dict, rows: np.ndarray, size: int) -> dict[str, float]:
-    """2D error (image px), PCK@0.05 of the diagonal, focal relative error and elevation error."""
+    """2D error (image px; integral and projected 2D), PCK@0.05, focal and elevation errors."""
     kp_gt = to_image_pixels(split["kp2d_observed"][rows], split["image_size"][rows], size)
-    dist = np.linalg.norm(pred["kp2d"] - kp_gt, axis=-1)
+    dist = np.linalg.norm(pred["kp2d_heat"] - kp_gt, axis=-1)
+    projected = np.linalg.norm(pred["kp2d"] - kp_gt, axis=-1)
     vis = split["visible"][rows]
     focal_gt = split["K"][rows, 0, 0] / split["image_size"][rows, 0]
     focal = pred["K"][:, 0, 0] / size
     elevation = np.arcsin(np.clip(pred["gravity"][:, 2], -1, 1))
     return {
         "px_error": float(dist[vis].mean()),
+        "px_error_projected": float(projected[vis].mean()),
         "pck2d_005": float((dist[vis] <= 0.05 * np.sqrt(2) * size).mean() * 100),
         "focal_rel_err": float(np.median(np.abs(focal - focal_gt) / focal_gt)),
         "elevation_err_deg": float(
