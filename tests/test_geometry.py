@@ -547,3 +547,25 @@ def test_torch_dtype_and_mixed_inputs():
 def test_shape_errors(to, fn, shapes, message):
     with pytest.raises(ValueError, match=message):
         fn(*[to(np.ones(shape)) for shape in shapes])
+
+
+def test_resizing_an_image_moves_pixels_and_intrinsics_alike():
+    rng = np.random.default_rng(3)
+    K = g.make_K(
+        rng.uniform(500, 2000, 4),
+        rng.uniform(500, 2000, 4),
+        rng.uniform(400, 600, 4),
+        rng.uniform(400, 600, 4),
+    )
+    scale = rng.uniform(0.05, 2.0, (4, 2))
+    X = rng.normal(size=(4, 17, 3)) + np.array([0.0, 0.0, 5.0])
+    np.testing.assert_allclose(
+        g.project(X, g.resize_intrinsics(K, scale)),
+        g.resize_pixels(g.project(X, K), scale),
+        atol=1e-9,
+    )
+    np.testing.assert_allclose(
+        g.resize_intrinsics(g.resize_intrinsics(K, scale), 1 / scale), K, atol=1e-9
+    )
+    torch_K = g.resize_intrinsics(torch.as_tensor(K), torch.as_tensor(scale))
+    np.testing.assert_allclose(torch_K.numpy(), g.resize_intrinsics(K, scale), atol=1e-12)

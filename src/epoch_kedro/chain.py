@@ -11,24 +11,13 @@ from __future__ import annotations
 import numpy as np
 
 from epoch_kedro.data.normalize import normalize_2d
-from epoch_kedro.geometry import rays
+from epoch_kedro.geometry import rays, resize_intrinsics
 from epoch_kedro.models.regnet import RegNet
 from epoch_kedro.skeleton import FLIP_PERMUTATION
 from epoch_kedro.training.regnet import ImageSet, from_image_pixels, image_rows, predict
 
 #: Confidence of a joint falls to 1/e when the flip test disagrees by this share of the image.
 CONFIDENCE_SCALE = 0.05
-
-
-def full_frame_K(K_img: np.ndarray, image_size: np.ndarray, size: int) -> np.ndarray:
-    """Intrinsics of the resized image -> of the full frame (inverse of the render scaling)."""
-    K = np.asarray(K_img, np.float64).copy()
-    s = size / image_size.astype(np.float64)  # (N, 2)
-    K[:, 0, 2] = (K[:, 0, 2] + 0.5) / s[:, 0] - 0.5
-    K[:, 1, 2] = (K[:, 1, 2] + 0.5) / s[:, 1] - 0.5
-    K[:, 0, :2] /= s[:, :1]
-    K[:, 1, :2] /= s[:, 1:]
-    return K
 
 
 def flip_confidence(
@@ -55,7 +44,7 @@ def generate_inputs(
     # The integral-regression 2D is RegNet's sharpest 2D estimate; the camera comes from its
     # projection branch.
     kp2d = from_image_pixels(pred["kp2d_heat"], image_size, size)
-    K = full_frame_K(pred["K"], image_size, size)
+    K = resize_intrinsics(pred["K"].astype(np.float64), image_size.astype(np.float64) / size)
     gravity = pred["gravity"] / np.linalg.norm(pred["gravity"], axis=-1, keepdims=True)
     out = {key: value[rows] for key, value in split.items()}
     for key in ("kp2d", "K", "gravity", "elevation", "rays", "pose2d", "scale2d"):

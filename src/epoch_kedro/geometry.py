@@ -229,6 +229,24 @@ def undistort_pixels(u: Array, K: Array, dist: Array, iterations: int = 30) -> A
     return _affine(undistort(x_d, dist, iterations), K)
 
 
+def resize_pixels(u: Array, scale: Array) -> Array:
+    """Pixel coordinates after resizing the image by ``scale`` (..., 2) per axis: (..., J, 2).
+
+    Pixel centres map as ``u' = (u + 0.5) * s - 0.5`` (the convention of image resampling).
+    """
+    return (u + 0.5) * scale[..., None, :] - 0.5
+
+
+def resize_intrinsics(K: Array, scale: Array) -> Array:
+    """Intrinsics of an image resized by ``scale`` (..., 2) per axis: K (..., 3, 3)."""
+    xp, (K, scale) = _arrays(K, scale)
+    _check(K, "K", 3, 3)
+    rows = xp.concatenate([scale, xp.ones_like(scale[..., :1])], -1)[..., :, None]
+    offset = xp.concatenate([0.5 * scale - 0.5, xp.zeros_like(scale[..., :1])], -1)
+    out = K * rows
+    return xp.concatenate([out[..., :2], out[..., 2:] + offset[..., :, None]], -1)
+
+
 def rays(u: Array, K: Array) -> Array:
     """Viewing rays K^-1 [u, 1]: u (..., J, 2) pixels, K (..., 3, 3) -> (..., J, 3), z == 1."""
     xp, (u, K) = _arrays(u, K)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from epoch_kedro.evaluation.metrics import distance_buckets, grouped, pose_metrics, root_align
+from epoch_kedro.evaluation.metrics import (
+    distance_buckets,
+    grouped,
+    keypoint_errors_2d,
+    pose_metrics,
+    root_align,
+)
 from epoch_kedro.skeleton import ROOT
 
 
@@ -44,12 +50,6 @@ def mean_pose(train: dict[str, np.ndarray]) -> np.ndarray:
     return root_align(train["pose3d_cam"].astype(np.float64)).mean(0)
 
 
-def _pck_and_error(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, diag: np.ndarray):
-    dist = np.linalg.norm(pred - gt, axis=-1)
-    ok = dist <= 0.05 * diag[:, None]
-    return float(dist[visible].mean()), float(ok[visible].mean() * 100)
-
-
 def regnet_section(test: dict[str, np.ndarray], train: dict[str, np.ndarray]) -> dict:
     """RegNet's 2D, camera and own 3D errors on generated test inputs, with trivial baselines.
 
@@ -60,10 +60,10 @@ def regnet_section(test: dict[str, np.ndarray], train: dict[str, np.ndarray]) ->
     size = test["image_size"].astype(np.float64)
     diag = np.linalg.norm(size, axis=-1)
     vis = test["visible"]
-    px, pck = _pck_and_error(test["kp2d"], test["kp2d_gt"], vis, diag)
+    px, pck = keypoint_errors_2d(test["kp2d"], test["kp2d_gt"], vis, diag)
     # Baseline: the training set's mean 2D pose, in image-size units, for every test image.
     mean_2d = (train["kp2d"] / train["image_size"][:, None, :]).mean(0)
-    px_base, pck_base = _pck_and_error(mean_2d * size[:, None, :], test["kp2d_gt"], vis, diag)
+    px_base, pck_base = keypoint_errors_2d(mean_2d * size[:, None, :], test["kp2d_gt"], vis, diag)
     focal_gt = test["K_gt"][:, 0, 0]
     focal_err = np.abs(test["K"][:, 0, 0] - focal_gt) / focal_gt
     mean_ratio = (train["K"][:, 0, 0] / train["image_size"][:, 0]).mean()

@@ -96,6 +96,15 @@ def per_joint(pred: np.ndarray, gt: np.ndarray) -> dict[str, dict[str, float]]:
     }
 
 
+def keypoint_errors_2d(
+    pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, diagonal: np.ndarray
+) -> tuple[float, float]:
+    """Mean 2D error (px) and PCK2D at 5 % of each image's ``diagonal (N,)``, visible joints."""
+    dist = np.linalg.norm(pred - gt, axis=-1)
+    within = dist <= 0.05 * np.asarray(diagonal)[:, None]
+    return float(dist[visible].mean()), float(within[visible].mean() * 100)
+
+
 def distance_buckets(distance_m: np.ndarray, edges: tuple[float, ...] = (3.0, 6.0)) -> np.ndarray:
     """Label each camera-to-root distance: '<3m', '3-6m', '>6m' for the default edges."""
     names = [f"<{edges[0]:g}m"]

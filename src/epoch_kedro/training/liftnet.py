@@ -205,10 +205,13 @@ def train_liftnet(
     for parameter in flow.parameters():
         parameter.requires_grad_(False)
     train_t = lift_tensors(train)
-    val_t = _subset(lift_tensors(val), config.validation_samples, config.loop.seed)
-    val_gt = _subset(
-        {"pose3d": torch.as_tensor(val["pose3d_cam"])}, config.validation_samples, config.loop.seed
-    )["pose3d"].numpy()
+    # 3D ground truth rides along with the subset only to monitor validation error.
+    val_t = _subset(
+        {**lift_tensors(val), "pose3d": torch.as_tensor(val["pose3d_cam"])},
+        config.validation_samples,
+        config.loop.seed,
+    )
+    val_gt = val_t.pop("pose3d").numpy()
     val_generator_seed = config.loop.seed + 1
 
     def loss_fn(model, batch, generator):

@@ -7,7 +7,6 @@ and ``validate_fn(model) -> {name: float}`` plug into :func:`fit`.
 from __future__ import annotations
 
 import contextlib
-import copy
 import logging
 import math
 from collections.abc import Callable
@@ -51,22 +50,22 @@ class LoopConfig:
 
 @dataclass
 class FitResult:
-    """Best weights, the per-epoch history, and the last epoch run."""
+    """Best weights and the per-epoch history."""
 
     best_state: dict[str, torch.Tensor]
     history: list[dict[str, float]] = field(default_factory=list)
-    best_epoch: int = -1
 
 
-def _batches(data: Batch, batch_size: int, generator: torch.Generator, max_steps: int):
-    n = len(next(iter(data.values())))
-    order = torch.randperm(n, generator=generator)
-    steps = math.ceil(n / batch_size)
-    if max_steps:
-        steps = min(steps, max_steps)
-    for i in range(steps):
-        idx = order[i * batch_size : (i + 1) * batch_size]
+def _batches(data: Batch, config: LoopConfig, generator: torch.Generator):
+    order = torch.randperm(len(next(iter(data.values()))), generator=generator)
+    for i in range(_steps(data, config)):
+        idx = order[i * config.batch_size : (i + 1) * config.batch_size]
         yield {key: value[idx] for key, value in data.items()}
+
+
+def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A CPU copy of the weights (the best epoch's, kept while training goes on)."""
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
 
 def _autocast(device: torch.device, enabled: bool):
@@ -150,7 +149,7 @@ def fit(
         score = val_stats.get(config.monitor, train_stats["loss"])
         if score < best_score or best_state is None:
             best_score = score
-            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            best_state = _snapshot(model)
         logger.info(
             "%s epoch %d: %s",
             name,
@@ -173,13 +172,8 @@ def fit(
                 checkpoint,
             )
     if best_state is None:  # zero epochs requested
-        best_state = copy.deepcopy({k: v.cpu() for k, v in model.state_dict().items()})
-    best_epoch = min(
-        range(len(history)),
-        key=lambda i: history[i].get(f"val_{config.monitor}", history[i]["loss"]),
-        default=-1,
-    )
-    return FitResult(best_state=best_state, history=history, best_epoch=best_epoch + 1)
+        best_state = _snapshot(model)
+    return FitResult(best_state=best_state, history=history)
 
 
 def _train_epoch(model, train, loss_fn, optimizer, config, generator, device, desc) -> dict:
@@ -188,7 +182,7 @@ def _train_epoch(model, train, loss_fn, optimizer, config, generator, device, de
     totals: dict[str, float] = {}
     count = skipped = 0
     bar = progress(
-        _batches(train, config.batch_size, generator, config.max_steps_per_epoch),
+        _batches(train, config, generator),
         desc=desc,
         total=_steps(train, config),
         unit="batch",

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 
 from epoch_kedro.data.normalize import normalize_2d
-from epoch_kedro.evaluation.metrics import joint_errors
-from epoch_kedro.geometry import azimuth_rotation, project_normalized
+from epoch_kedro.evaluation.metrics import joint_errors, keypoint_errors_2d
+from epoch_kedro.geometry import azimuth_rotation, project_normalized, resize_pixels
 from epoch_kedro.models.flow import PoseFlow
 from epoch_kedro.models.regnet import RegNet, RegNetConfig, log_focal_ratio
 from epoch_kedro.skeleton import FLIP_PERMUTATION
@@ -78,12 +78,12 @@ def image_rows(split: dict[str, np.ndarray], image_index: dict[str, np.ndarray])
 
 def to_image_pixels(kp2d: np.ndarray, image_size: np.ndarray, size: int) -> np.ndarray:
     """Full-frame pixels -> pixels of the ``size`` x ``size`` resized image."""
-    return (kp2d + 0.5) * (size / image_size[:, None, :]) - 0.5
+    return resize_pixels(kp2d, size / np.asarray(image_size, np.float64))
 
 
 def from_image_pixels(kp2d: np.ndarray, image_size: np.ndarray, size: int) -> np.ndarray:
     """Pixels of the resized image -> full-frame pixels (inverse of :func:`to_image_pixels`)."""
-    return (kp2d + 0.5) * (image_size[:, None, :] / size) - 0.5
+    return resize_pixels(kp2d, np.asarray(image_size, np.float64) / size)
 
 
 def regnet_tensors(
@@ -188,16 +188,17 @@ def predict(model: RegNet, images: np.ndarray | torch.Tensor, batch_size: int = 
 def camera_metrics(pred: dict, split: dict, rows: np.ndarray, size: int) -> dict[str, float]:
     """2D error (image px; integral and projected 2D), PCK@0.05, focal and elevation errors."""
     kp_gt = to_image_pixels(split["kp2d_observed"][rows], split["image_size"][rows], size)
-    dist = np.linalg.norm(pred["kp2d_heat"] - kp_gt, axis=-1)
-    projected = np.linalg.norm(pred["kp2d"] - kp_gt, axis=-1)
     vis = split["visible"][rows]
+    diagonal = np.full(len(rows), np.sqrt(2) * size)
+    px_error, pck = keypoint_errors_2d(pred["kp2d_heat"], kp_gt, vis, diagonal)
+    px_projected, _ = keypoint_errors_2d(pred["kp2d"], kp_gt, vis, diagonal)
     focal_gt = split["K"][rows, 0, 0] / split["image_size"][rows, 0]
     focal = pred["K"][:, 0, 0] / size
     elevation = np.arcsin(np.clip(pred["gravity"][:, 2], -1, 1))
     return {
-        "px_error": float(dist[vis].mean()),
-        "px_error_projected": float(projected[vis].mean()),
-        "pck2d_005": float((dist[vis] <= 0.05 * np.sqrt(2) * size).mean() * 100),
+        "px_error": px_error,
+        "px_error_projected": px_projected,
+        "pck2d_005": pck,
         "focal_rel_err": float(np.median(np.abs(focal - focal_gt) / focal_gt)),
         "elevation_err_deg": float(
             np.median(np.rad2deg(np.abs(elevation - split["elevation"][rows])))

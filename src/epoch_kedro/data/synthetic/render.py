@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from epoch_kedro.geometry import resize_intrinsics
 from epoch_kedro.skeleton import JOINT_INDEX
 from epoch_kedro.utils.progress import progress
 
@@ -54,18 +55,8 @@ class RenderConfig:
 
 
 def scale_intrinsics(K: np.ndarray, image_size: np.ndarray, size: int) -> np.ndarray:
-    """Intrinsics of the full frame resized to ``size`` x ``size``: ``(N, 3, 3)``.
-
-    Pixel centres map as ``u' = (u + 0.5) * s - 0.5`` with ``s = size / width`` (per axis).
-    """
-    K = np.asarray(K, np.float64).copy()
-    sx = size / image_size[:, 0]
-    sy = size / image_size[:, 1]
-    K[:, 0, :] *= sx[:, None]
-    K[:, 1, :] *= sy[:, None]
-    K[:, 0, 2] += 0.5 * sx - 0.5
-    K[:, 1, 2] += 0.5 * sy - 0.5
-    return K
+    """Intrinsics of the full frame ``image_size (N, 2)`` resized to ``size`` x ``size``."""
+    return resize_intrinsics(np.asarray(K, np.float64), size / np.asarray(image_size, np.float64))
 
 
 def _subject_look(names: np.ndarray, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -148,9 +139,7 @@ def _smooth_background(K, R, t, look, size):
     if size < 96:
         return _background(K, R, t, look, size)
     half = size // 2
-    K_half = K.clone()
-    K_half[:, :2] *= half / size
-    K_half[:, :2, 2] += 0.5 * half / size - 0.5
+    K_half = resize_intrinsics(K, torch.full((len(K), 2), half / size))
     rgb, depth = _background(K_half, R, t, look, half)
     rgb = (
         F.interpolate(
