@@ -56,12 +56,24 @@ def test_writes_three_files_and_no_temp_files(data: dict[str, np.ndarray], tmp_p
 
 def test_round_trip(data: dict[str, np.ndarray], tmp_path: Path) -> None:
     export_h36m_layout(data, tmp_path, NAME)
-    samples = read_h36m_layout(tmp_path, NAME)["samples"]
+    samples = sort_samples(read_h36m_layout(tmp_path, NAME)["samples"])
     expected = sort_samples(data)
     for key in (*SCHEMA_ORDER, "image_size"):
         np.testing.assert_array_equal(samples[key], expected[key], err_msg=key)
     for key in ("pose3d_world", "kp2d", "K", "R", "t", "dist"):
         np.testing.assert_allclose(samples[key], expected[key], rtol=0, atol=1e-6, err_msg=key)
+
+
+def test_subjects_and_actions_keep_the_dataset_order(tmp_path: Path) -> None:
+    data = make_dataset(subjects=("S9", "S1"), actions=("walking", "sitting"), n_sequences=2)
+    export_h36m_layout(data, tmp_path, NAME)
+    loaded = read_h36m_layout(tmp_path, NAME)
+    assert list(loaded["positions_3d"]) == ["S9", "S1"]
+    keys = ["walking 1", "walking 2", "sitting 1", "sitting 2"]
+    assert list(loaded["positions_3d"]["S9"]) == keys
+    # make_dataset rows are subject, action, sequence, camera, frame: the reader's order.
+    for key in SCHEMA_ORDER:
+        np.testing.assert_array_equal(loaded["samples"][key], data[key], err_msg=key)
 
 
 def test_layout_per_group_and_frame(data: dict[str, np.ndarray], tmp_path: Path) -> None:
@@ -168,7 +180,7 @@ def test_per_sequence_cameras_are_listed(tmp_path: Path) -> None:
     per_seq = table["sequences"]["S1"]
     assert sorted(per_seq) == ["sitting 1", "sitting 2", "walking 1", "walking 2"]
     assert per_seq["sitting 1"] != per_seq["walking 2"]
-    assert table["subjects"]["S1"] == per_seq["sitting 1"]  # default: the first sequence
+    assert table["subjects"]["S1"] == per_seq["walking 1"]  # default: the first sequence
 
 
 def test_only_the_subject_whose_rig_varies_gets_sequences(tmp_path: Path) -> None:

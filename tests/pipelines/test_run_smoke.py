@@ -45,14 +45,6 @@ def kedro_run(project: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory) -> Path:
-    project = make_project(tmp_path_factory.mktemp("smoke"))
-    result = kedro_run(project, "--pipeline=full")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return project
-
-
 def test_full_run_writes_every_artifact(smoke_run):
     data = smoke_run / "data"
     for rel in (
@@ -75,8 +67,10 @@ def test_full_run_writes_every_artifact(smoke_run):
         "liftnet_regnet_2d_true_camera",
         "liftnet_true_2d_regnet_camera",
         "liftnet_gt_rendered_frames",
+        "liftnet_reference_regnet",
     )
-    for section in ("liftnet_gt", "liftnet_weak_gt", "baseline_mean_pose", *chain):
+    true_inputs = ("liftnet_gt", "liftnet_weak_gt", "liftnet_reference_gt", "baseline_mean_pose")
+    for section in (*true_inputs, *chain):
         for key in ("mpjpe", "n_mpjpe", "pa_mpjpe", "pck150", "auc", "by_distance", "by_action"):
             assert key in metrics[section], (section, key)
         assert 0 < metrics[section]["pa_mpjpe"] < 1000  # millimetres
@@ -86,6 +80,8 @@ def test_full_run_writes_every_artifact(smoke_run):
         "pck2d_005",
         "focal_rel_err",
         "elevation_err_deg",
+        "focal_rel_err_per_frame",
+        "elevation_err_deg_per_frame",
         "baseline_mean_focal_rel_err",
         "baseline_mean_pose_pck2d_005",
         "pose3d",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from epoch_kedro.data.synthetic.body import reference_offsets
@@ -77,6 +78,19 @@ def test_cycle_terms_vanish_for_identical_inputs_and_grow_with_difference():
     assert losses.cycle_3d(noisy, rel).item() > 0.005
     assert losses.pairwise_deformation(noisy, rel).item() > 0.005
     assert losses.cycle_2d(rel[..., :2], rel[..., :2]).item() == 0.0
+
+
+def test_cycle_2d_weights_joints_by_confidence():
+    target = torch.zeros(2, 17, 2)
+    back = torch.zeros(2, 17, 2)
+    back[:, 3] = 1.0  # one joint off by 1 in x and y
+    assert losses.cycle_2d(back, target).item() == pytest.approx(1 / 17)
+    weight = torch.ones(2, 17)
+    assert losses.cycle_2d(back, target, weight).item() == pytest.approx(1 / 17)
+    weight[:, 3] = 0.0  # an unreliable joint no longer counts
+    assert losses.cycle_2d(back, target, weight).item() == 0.0
+    weight[:, 3] = 2.0
+    assert losses.cycle_2d(back, target, weight).item() == pytest.approx(2 / 18)
 
 
 def test_flow_nll_is_compressed_above_the_cap():

@@ -67,3 +67,11 @@ def test_training_lowers_the_2d_error(setup):
     err = [T.camera_metrics(p, split, rows, 32)["px_error"] for p in (untrained, trained)]
     assert err[1] < 0.7 * err[0]
     assert trained["kp2d"].shape == (len(rows), 17, 2)
+
+
+def test_shift_moves_content_without_wrapping_it_around():
+    image = torch.arange(16.0).reshape(1, 1, 4, 4)
+    shifted = T.shift_image(image, dx=1, dy=-1, margin=2)
+    torch.testing.assert_close(shifted[0, 0, :3, 1:], image[0, 0, 1:, :3])  # content moved
+    torch.testing.assert_close(shifted[0, 0, :, 0], shifted[0, 0, :, 1])  # edge replicated
+    torch.testing.assert_close(shifted[0, 0, 3], shifted[0, 0, 2])

@@ -164,10 +164,24 @@ class _Sequence:
     rows: list[np.ndarray] = field(default_factory=list)
 
 
+def _first_appearance(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values in order of first appearance, and each element's rank in that order."""
+    uniq, first, inverse = np.unique(values, return_index=True, return_inverse=True)
+    order = np.argsort(first)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return uniq[order], rank[inverse.reshape(-1)]
+
+
 def _sequences(data: dict[str, np.ndarray]) -> list[_Sequence]:
-    """Group samples by (subject, action, sequence), sorted; cameras and frames sorted within."""
-    subjects, subject_idx = np.unique(data["subject"], return_inverse=True)
-    actions, action_idx = np.unique(data["action"], return_inverse=True)
+    """Group samples by (subject, action, sequence); cameras and frames sorted within.
+
+    Subjects and actions keep the dataset's order (first appearance), so a reader that walks
+    the dicts in file order gets the rows back in the order the source produced them, and a
+    pipeline run on the exported files trains on identically ordered data.
+    """
+    subjects, subject_idx = _first_appearance(data["subject"])
+    actions, action_idx = _first_appearance(data["action"])
     seq, cam, frame = (data[k].astype(np.int64) for k in ("sequence", "camera", "frame"))
     order = np.lexsort((frame, cam, seq, action_idx, subject_idx))
     key = np.stack([subject_idx, action_idx, seq, cam], axis=1)[order]
@@ -347,7 +361,7 @@ def read_h36m_layout(out_dir: str | Path, name: str = "synthetic") -> dict[str, 
 
     ``samples`` holds subject, action, sequence, camera (position in the camera list), frame
     (position in the sequence), pose3d_world (M, 17, 3), kp2d (M, 17, 2), K, R, t, dist,
-    image_size, ordered by subject, action key, camera, frame.
+    image_size, ordered by subject and action key (file order), camera, frame.
     """
     paths = h36m_layout_paths(out_dir, name)
     positions_3d = _load_pickled(paths["positions_3d"], "positions_3d")

@@ -41,6 +41,8 @@ _PASSTHROUGH = (
     "camera",
     "pose3d_world",
 )
+#: Fields carried over when the source provides them (see ``schema.OPTIONAL_FIELDS``).
+_OPTIONAL = ("sample_id", "pose3d_metric_cam", "gravity_known")
 
 
 def split_by_subject(
@@ -62,6 +64,20 @@ def normalize_2d(ray_xy: Array) -> tuple[Array, Array]:
     return centred / scale.clip(min=1e-12)[:, None, None], scale
 
 
+def _gravity(data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Gravity in camera coordinates and elevation from R; zero / NaN where R is not measured.
+
+    LiftNet reads a zero gravity vector as "unknown" (how it trains with gravity dropout).
+    """
+    gravity = gravity_direction(data["R"])
+    elevation = camera_elevation(data["R"])
+    known = np.asarray(data.get("gravity_known", np.ones(len(gravity), bool)), bool)
+    return {
+        "gravity": np.where(known[:, None], gravity, 0.0),
+        "elevation": np.where(known, elevation, np.nan),
+    }
+
+
 def to_model_input(data: dict[str, np.ndarray], undistort_iterations: int = 30) -> dict:
     """Model-input arrays of one split (see the module docstring for each field)."""
     # Geometry in float64: float32 rays lose precision for joints far off the optical axis.
@@ -79,8 +95,7 @@ def to_model_input(data: dict[str, np.ndarray], undistort_iterations: int = 30) 
     ray = rays(kp2d, K)
     pose2d, scale = normalize_2d(ray[..., :2])
     out = {key: data[key] for key in _PASSTHROUGH}
-    if "sample_id" in data:
-        out["sample_id"] = data["sample_id"]
+    out.update({key: data[key] for key in _OPTIONAL if key in data})
     out.update(
         kp2d=kp2d,
         kp2d_observed=data["kp2d"],
@@ -92,8 +107,7 @@ def to_model_input(data: dict[str, np.ndarray], undistort_iterations: int = 30) 
             data["R"].astype(np.float64),
             data["t"].astype(np.float64),
         ),
-        gravity=gravity_direction(data["R"]),
-        elevation=camera_elevation(data["R"]),
+        **_gravity(data),
     )
     return {k: v.astype(FLOAT_DTYPE) if v.dtype.kind == "f" else v for k, v in out.items()}
 
@@ -155,6 +169,8 @@ def summarize(splits: dict[str, dict[str, np.ndarray]], stats: dict[str, np.ndar
 
 
 def _quantiles(x: np.ndarray) -> dict[str, float]:
+    # NaN marks an unknown value (e.g. the elevation of a camera without extrinsics).
+    x = x[np.isfinite(x)]
     q = np.quantile(x, [0.0, 0.5, 1.0]) if len(x) else [float("nan")] * 3
     return {
         "min": round(float(q[0]), 3),

@@ -44,6 +44,14 @@ SAMPLE_FIELDS: dict[str, Field] = {
     "camera": Field((), "i", "camera index within the subject/sequence"),
 }
 
+#: Per-sample fields a source may add; checked when present, carried into the model inputs.
+OPTIONAL_FIELDS: dict[str, Field] = {
+    "pose3d_metric_cam": Field(
+        (J, 3), "f", "camera-frame 3D that metrics compare against (MPI-INF-3DHP: univ_annot3)"
+    ),
+    "gravity_known": Field((), "b", "False where R is not measured (gravity fed as unknown)"),
+}
+
 FLOAT_DTYPE = np.float32
 INT_DTYPE = np.int32
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from epoch_kedro.data.schema import SAMPLE_FIELDS
+from epoch_kedro.data.schema import OPTIONAL_FIELDS, SAMPLE_FIELDS, Field
 
 #: Tolerance on ``R @ R.T == I`` and ``det(R) == 1``.
 ROTATION_TOL = 1e-3
@@ -61,16 +61,16 @@ def _check_presence(data: dict[str, np.ndarray], name: str) -> None:
         )
 
 
-def _check_shapes(arrays: dict[str, np.ndarray], name: str) -> int:
+def _check_shapes(arrays: dict[str, np.ndarray], name: str, fields: dict[str, Field]) -> int:
     """Trailing shapes match the schema and all fields share one row count N >= 1; returns N."""
-    for key, field in SAMPLE_FIELDS.items():
+    for key, field in fields.items():
         arr = arrays[key]
         if arr.ndim < 1 or arr.shape[1:] != field.shape:
             expected = str(("N", *field.shape)).replace("'N'", "N")
             raise DatasetValidationError(
                 f"{_where(name, key)} must have shape {expected}, got {arr.shape}"
             )
-    rows = {key: arrays[key].shape[0] for key in SAMPLE_FIELDS}
+    rows = {key: arrays[key].shape[0] for key in fields}
     n = Counter(rows.values()).most_common(1)[0][0]
     odd = {key: count for key, count in rows.items() if count != n}
     if odd:
@@ -83,9 +83,9 @@ def _check_shapes(arrays: dict[str, np.ndarray], name: str) -> int:
     return n
 
 
-def _check_dtypes(arrays: dict[str, np.ndarray], name: str) -> None:
+def _check_dtypes(arrays: dict[str, np.ndarray], name: str, fields: dict[str, Field]) -> None:
     """Each field's dtype kind matches the schema's."""
-    for key, field in SAMPLE_FIELDS.items():
+    for key, field in fields.items():
         dtype = arrays[key].dtype
         if not _kind_matches(dtype.kind, field.kind):
             raise DatasetValidationError(
@@ -99,9 +99,9 @@ def _describe_entry(row: np.ndarray, bad: np.ndarray) -> str:
     return f"value {row[index]} at index {index}"
 
 
-def _check_finite(arrays: dict[str, np.ndarray], name: str) -> None:
+def _check_finite(arrays: dict[str, np.ndarray], name: str, fields: dict[str, Field]) -> None:
     """Float fields are finite; ``kp2d`` may only be NaN at joints where ``visible`` is False."""
-    for key, field in SAMPLE_FIELDS.items():
+    for key, field in fields.items():
         if field.kind != "f":
             continue
         arr = arrays[key]
@@ -180,13 +180,16 @@ def _check_integers(arrays: dict[str, np.ndarray], name: str) -> None:
 def validate_dataset(data: dict[str, np.ndarray], name: str) -> None:
     """Raise ``DatasetValidationError`` unless ``data`` (field -> (N, ...)) obeys ``SAMPLE_FIELDS``.
 
-    Extra fields not in the schema are allowed and left unchecked.
+    ``OPTIONAL_FIELDS`` are checked the same way when present; other extra fields are allowed
+    and left unchecked.
     """
     _check_presence(data, name)
-    arrays = {key: np.asarray(data[key]) for key in SAMPLE_FIELDS}
-    _check_shapes(arrays, name)
-    _check_dtypes(arrays, name)
-    _check_finite(arrays, name)
+    optional = {key: field for key, field in OPTIONAL_FIELDS.items() if key in data}
+    fields = {**SAMPLE_FIELDS, **optional}
+    arrays = {key: np.asarray(data[key]) for key in fields}
+    _check_shapes(arrays, name, fields)
+    _check_dtypes(arrays, name, fields)
+    _check_finite(arrays, name, fields)
     _check_intrinsics(arrays["K"], name)
     _check_rotations(arrays["R"], name)
     _check_integers(arrays, name)

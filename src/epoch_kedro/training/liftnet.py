@@ -61,13 +61,20 @@ class LiftTrainingConfig:
 
 
 def lift_tensors(arrays: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-    """The LiftNet inputs of a model-input split as float32 tensors (root ray from the rays)."""
-    return {
+    """The LiftNet inputs of a model-input split as float32 tensors (root ray from the rays).
+
+    Generated splits also carry per-joint ``confidence`` (RegNet's flip test), which weights
+    the 2D cycle term in training.
+    """
+    tensors = {
         "pose2d": torch.as_tensor(arrays["pose2d"], dtype=torch.float32),
         "scale2d": torch.as_tensor(arrays["scale2d"], dtype=torch.float32),
         "root_ray": torch.as_tensor(arrays["rays"][:, 0, :2], dtype=torch.float32),
         "gravity": torch.as_tensor(arrays["gravity"], dtype=torch.float32),
     }
+    if "confidence" in arrays:
+        tensors["confidence"] = torch.as_tensor(arrays["confidence"], dtype=torch.float32)
+    return tensors
 
 
 def inputs_from_keypoints(
@@ -122,7 +129,9 @@ def cycle_terms(
     if weights.flow:
         terms["flow"] = losses.flow_nll(flow, pose2d_v)
     if weights.cycle_2d:
-        terms["cycle_2d"] = losses.cycle_2d(normalize_2d(u_back)[0], batch["pose2d"])
+        terms["cycle_2d"] = losses.cycle_2d(
+            normalize_2d(u_back)[0], batch["pose2d"], batch.get("confidence")
+        )
     if weights.cycle_3d:
         terms["cycle_3d"] = losses.cycle_3d(rel_back, rel)
     if weights.symmetry:

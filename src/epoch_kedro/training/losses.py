@@ -13,9 +13,19 @@ from epoch_kedro.skeleton import ELBOWS, JOINT_INDEX, KNEES, SYMMETRIC_BONES, bo
 _LHIP, _RHIP = JOINT_INDEX["LHip"], JOINT_INDEX["RHip"]
 
 
-def cycle_2d(pose2d_back: torch.Tensor, pose2d: torch.Tensor) -> torch.Tensor:
-    """L1 between the re-projected cycle and the input 2D pose."""
-    return (pose2d_back - pose2d).abs().mean()
+def cycle_2d(
+    pose2d_back: torch.Tensor, pose2d: torch.Tensor, weight: torch.Tensor | None = None
+) -> torch.Tensor:
+    """L1 between the re-projected cycle and the input 2D pose, optionally per-joint weighted.
+
+    ``weight`` ``(B, J)`` (e.g. RegNet's flip-test confidences) lets uncertain joints of
+    generated inputs count less; without it every joint counts the same.
+    """
+    error = (pose2d_back - pose2d).abs()
+    if weight is None:
+        return error.mean()
+    weight = weight.to(error)[..., None]
+    return (error * weight).sum() / (weight.sum() * error.shape[-1]).clamp_min(1e-9)
 
 
 def cycle_3d(rel_back: torch.Tensor, rel: torch.Tensor) -> torch.Tensor:

@@ -106,6 +106,17 @@ def prepare_images(image_u8: torch.Tensor) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last)
 
 
+def shift_image(image: torch.Tensor, dx: int, dy: int, margin: int) -> torch.Tensor:
+    """Translate ``(B, C, S, S)`` by ``(dx, dy)`` pixels; edge pixels fill what moves in.
+
+    Replicating the border (rather than wrapping content around) keeps the frame a plausible
+    camera image: a wrapped floor or body part would be a false perspective cue.
+    """
+    size = image.shape[-1]
+    padded = torch.nn.functional.pad(image, (margin,) * 4, mode="replicate")
+    return padded[..., margin - dy : margin - dy + size, margin - dx : margin - dx + size]
+
+
 def augment(batch: dict, generator: torch.Generator, config: AugmentConfig) -> dict:
     """Flip (left/right swap), colour gain and translation; the 2D labels move with the image."""
     image, kp, vis = prepare_images(batch["image"]), batch["kp2d"].clone(), batch["visible"]
@@ -126,7 +137,7 @@ def augment(batch: dict, generator: torch.Generator, config: AugmentConfig) -> d
         dx, dy = (
             int(v) for v in torch.randint(-max_shift, max_shift + 1, (2,), generator=generator)
         )
-        image = torch.roll(image, shifts=(dy, dx), dims=(2, 3))
+        image = shift_image(image, dx, dy, max_shift)
         kp = kp + torch.tensor([dx, dy], dtype=kp.dtype, device=dev)
     return {"image": image, "kp2d": kp, "visible": vis}
 

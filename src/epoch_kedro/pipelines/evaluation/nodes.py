@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from epoch_kedro.data.sources import check_kind, dataset_name, load_test_split
 from epoch_kedro.evaluation.evaluate import evaluate_setting, mean_pose, regnet_section
 from epoch_kedro.models.artifacts import liftnet_from_artifact
 from epoch_kedro.training.liftnet import inputs_from_keypoints, lift_tensors, predict_poses
@@ -15,6 +16,15 @@ logger = logging.getLogger(__name__)
 
 Arrays = dict[str, np.ndarray]
 _HEADLINE = "%-32s MPJPE %6.1f  N-MPJPE %6.1f  PA-MPJPE %6.1f mm  PCK %5.1f  AUC %5.1f"
+#: Sections computed from RegNet's outputs; absent (and listed in ``sections_omitted``) without.
+REGNET_SECTIONS = (
+    "regnet",
+    "liftnet_regnet",
+    "liftnet_regnet_2d_true_camera",
+    "liftnet_true_2d_regnet_camera",
+    "liftnet_gt_rendered_frames",
+    "liftnet_reference_regnet",
+)
 
 
 def _chain_settings(generated: Arrays) -> dict[str, dict]:
@@ -33,36 +43,87 @@ def _chain_settings(generated: Arrays) -> dict[str, dict]:
     }
 
 
+def _test_set(
+    model_input_test: Arrays, evaluation: dict[str, Any], dataset: dict[str, Any]
+) -> tuple[Arrays, dict[str, Any]]:
+    """The split to evaluate on and its dataset parameters: this run's, or ``evaluation.dataset``.
+
+    ``evaluation.dataset`` (cross-dataset evaluation) names another dataset, with the keys of
+    the ``dataset`` parameter; its test set is loaded and normalised here.
+    """
+    other = evaluation.get("dataset")
+    if not other:
+        return model_input_test, dataset
+    other = dict(other)
+    check_kind(other)
+    logger.info(
+        "Cross-dataset evaluation: models trained on %s, evaluated on the test set of %s",
+        dataset_name(dataset),
+        dataset_name(other),
+    )
+    split = load_test_split(other, other.get("synthetic"))
+    return split, other
+
+
+def _omission_reason(cross: bool, dataset: dict[str, Any]) -> str:
+    if cross:
+        return "cross-dataset evaluation: RegNet outputs exist only for the training dataset"
+    return (
+        f"no RegNet outputs: dataset.kind={dataset.get('kind')} provided no images "
+        f"(or render.enabled=false), so the regnet and generate_inputs stages were skipped"
+    )
+
+
 def evaluate_models(
     model_input_test: Arrays,
     model_input_train: Arrays,
     regnet_inputs_test: Arrays,
     liftnet_model: dict[str, Any],
     liftnet_weak_model: dict[str, Any],
+    liftnet_reference_model: dict[str, Any],
     evaluation: dict[str, Any],
     dataset: dict[str, Any],
 ) -> dict[str, Any]:
-    """Every setting on the test subjects: LiftNet on true inputs, the chain, RegNet, baselines."""
+    """Every setting on the test subjects: LiftNet on true inputs, the chain, RegNet, baselines.
+
+    With ``evaluation.dataset`` set, the test set is that dataset's (cross-dataset evaluation)
+    and the RegNet sections are omitted; ``sections_omitted`` says which and why.
+    """
     edges = tuple(evaluation.get("distance_edges_m", (3.0, 6.0)))
+    test, tested = _test_set(model_input_test, evaluation, dataset)
+    cross = tested is not dataset
     liftnet = liftnet_from_artifact(liftnet_model)
+    reference = liftnet_from_artifact(liftnet_reference_model)
     metrics: dict[str, Any] = {
-        "dataset": dataset.get("name", dataset.get("kind")),
+        "dataset": dataset_name(tested),
+        "dataset_kind": tested.get("kind"),
+        "trained_on": dataset_name(dataset),
+        "trained_on_subjects": sorted(set(model_input_train["subject"].tolist())),
+        "cross_dataset": cross,
         "split": "test",
+        "test_subjects": sorted(set(test["subject"].tolist())),
         "units": {"errors": "mm", "px_error": "px (full frame)", "pck150": "%", "auc": "%"},
     }
-    inputs = lift_tensors(model_input_test)
+    inputs = lift_tensors(test)
     for section, model in (
         ("liftnet_gt", liftnet),
         ("liftnet_weak_gt", liftnet_from_artifact(liftnet_weak_model)),
+        ("liftnet_reference_gt", reference),
     ):
-        metrics[section] = evaluate_setting(predict_poses(model, inputs), model_input_test, edges)
-    baseline = np.broadcast_to(mean_pose(model_input_train), model_input_test["pose3d_cam"].shape)
-    metrics["baseline_mean_pose"] = evaluate_setting(baseline, model_input_test, edges)
-    if len(regnet_inputs_test["kp2d"]):
+        metrics[section] = evaluate_setting(predict_poses(model, inputs), test, edges)
+    baseline = np.broadcast_to(mean_pose(model_input_train), test["pose3d_cam"].shape)
+    metrics["baseline_mean_pose"] = evaluate_setting(baseline, test, edges)
+    if len(regnet_inputs_test["kp2d"]) and not cross:
         metrics["regnet"] = regnet_section(regnet_inputs_test, model_input_train)
         for section, chain_inputs in _chain_settings(regnet_inputs_test).items():
             pred = predict_poses(liftnet, chain_inputs)
             metrics[section] = evaluate_setting(pred, regnet_inputs_test, edges)
+        pred = predict_poses(reference, lift_tensors(regnet_inputs_test))
+        metrics["liftnet_reference_regnet"] = evaluate_setting(pred, regnet_inputs_test, edges)
+    else:
+        reason = _omission_reason(cross, dataset)
+        metrics["sections_omitted"] = dict.fromkeys(REGNET_SECTIONS, reason)
+        logger.info("Evaluation omits the RegNet sections: %s", reason)
     for section, m in metrics.items():
         if isinstance(m, dict) and "pa_mpjpe" in m:
             logger.info(

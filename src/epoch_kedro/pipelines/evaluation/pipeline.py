@@ -1,12 +1,29 @@
-"""The ``evaluation`` pipeline."""
+"""The ``evaluation`` pipeline: metrics, then the report built from them."""
 
 from kedro.pipeline import Pipeline, node, pipeline
 
 from epoch_kedro.pipelines.evaluation.nodes import evaluate_models
+from epoch_kedro.pipelines.evaluation.report_nodes import (
+    build_report,
+    collect_training_curves,
+    predict_test_poses,
+    tabulate_results,
+)
+
+#: The report's figures (MatplotlibDataset entries of the catalog), in page order.
+REPORT_FIGURES: tuple[str, ...] = (
+    "figure_skeletons_3d",
+    "figure_regnet_overlays",
+    "figure_error_vs_distance",
+    "figure_error_vs_focal",
+    "figure_camera_errors",
+    "figure_test_cameras",
+    "figure_training_curves",
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Trained models + test split (true and RegNet-generated inputs) -> metrics.json."""
+    """Trained models + test split -> metrics.json -> per-sample predictions, tables, report."""
     return pipeline(
         [
             node(
@@ -17,11 +34,63 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "regnet_inputs_test",
                     "liftnet_model",
                     "liftnet_weak_model",
+                    "liftnet_reference_model",
                     "params:evaluation",
                     "params:dataset",
                 ],
                 outputs="metrics",
                 name="evaluate_models",
+                tags=["reporting"],
+            ),
+            node(
+                predict_test_poses,
+                inputs=[
+                    "model_input_test",
+                    "regnet_inputs_test",
+                    "liftnet_model",
+                    "liftnet_weak_model",
+                    "liftnet_reference_model",
+                    "images",
+                    "image_index",
+                    "params:report",
+                ],
+                outputs="test_predictions",
+                name="predict_test_poses",
+                tags=["inference"],
+            ),
+            node(
+                tabulate_results,
+                inputs=["metrics", "test_predictions"],
+                outputs=["headline_table", "per_action_errors", "per_joint_errors"],
+                name="tabulate_results",
+                tags=["reporting"],
+            ),
+            node(
+                collect_training_curves,
+                inputs={
+                    "flow": "flow_history",
+                    "liftnet": "liftnet_history",
+                    "liftnet_weak": "liftnet_weak_history",
+                    "liftnet_reference": "liftnet_reference_history",
+                    "regnet": "regnet_history",
+                },
+                outputs="training_curves",
+                name="collect_training_curves",
+                tags=["reporting"],
+            ),
+            node(
+                build_report,
+                inputs=[
+                    "metrics",
+                    "headline_table",
+                    "per_action_errors",
+                    "per_joint_errors",
+                    "test_predictions",
+                    "training_curves",
+                    "params:report",
+                ],
+                outputs={name: name for name in (*REPORT_FIGURES, "report_html")},
+                name="build_report",
                 tags=["reporting"],
             ),
         ]

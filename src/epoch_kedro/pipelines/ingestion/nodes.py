@@ -7,8 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from epoch_kedro.data import mpi_inf_3dhp
 from epoch_kedro.data.schema import num_samples
-from epoch_kedro.data.sources import load_source
+from epoch_kedro.data.sources import dataset_name, load_source, resolve_splits
 from epoch_kedro.data.synthetic.render import RenderConfig, render_dataset, select_frames
 from epoch_kedro.data.validate import validate_dataset
 from epoch_kedro.utils.config import from_params
@@ -16,10 +17,16 @@ from epoch_kedro.utils.config import from_params
 logger = logging.getLogger(__name__)
 
 
-def ingest_dataset(dataset: dict[str, Any], synthetic: dict[str, Any]) -> dict[str, np.ndarray]:
-    """Load or generate the dataset selected by ``dataset.kind`` and validate it."""
-    data = load_source(dataset, synthetic)
-    validate_dataset(data, name=dataset.get("name", dataset["kind"]))
+def ingest_dataset(
+    dataset: dict[str, Any], synthetic: dict[str, Any], splits: dict[str, list[str]]
+) -> dict[str, np.ndarray]:
+    """Load or generate the dataset selected by ``dataset.kind`` and validate it.
+
+    ``splits`` (resolved per kind) choose the subjects a real dataset loads and the frame
+    stride of each split.
+    """
+    data = load_source(dataset, synthetic, resolve_splits(splits, dataset))
+    validate_dataset(data, name=dataset_name(dataset))
     logger.info(
         "Ingested %d samples of %d subjects, %d actions",
         num_samples(data),
@@ -40,10 +47,15 @@ def render_images(
     params = dict(render)
     enabled, stride = params.pop("enabled", True), int(params.pop("frame_stride", 1))
     config = from_params(RenderConfig, params, "render")
-    if not enabled or dataset.get("kind") != "synthetic":
-        logger.info(
-            "No images rendered (render.enabled=%s, dataset.kind=%s)", enabled, dataset.get("kind")
-        )
+    kind = dataset.get("kind")
+    if enabled and kind == "mpi_inf_3dhp" and mpi_inf_3dhp.has_images(dataset["root"], raw_dataset):
+        rows = select_frames(raw_dataset, stride)
+        logger.info("Reading %d MPI-INF-3DHP frames, resized to %d px", len(rows), config.size)
+        images, K = mpi_inf_3dhp.read_images(dataset["root"], raw_dataset, rows, config.size)
+        return images, {"sample_id": rows.astype(np.int64), "K": K}
+    if not enabled or kind != "synthetic":
+        reason = "render.enabled=false" if not enabled else f"dataset.kind={kind} has no images"
+        logger.info("No images (%s): the regnet and generate_inputs stages will skip", reason)
         empty = np.zeros((0, config.size, config.size, 3), np.uint8)
         return empty, {"sample_id": np.zeros(0, np.int64), "K": np.zeros((0, 3, 3), np.float32)}
     rows = select_frames(raw_dataset, stride)

@@ -11,7 +11,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 ingest_dataset,
-                inputs=["params:dataset", "params:synthetic"],
+                inputs=["params:dataset", "params:synthetic", "params:splits"],
                 outputs="raw_dataset",
                 name="ingest_dataset",
                 tags=["data"],

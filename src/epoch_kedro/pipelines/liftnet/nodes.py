@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from epoch_kedro.chain import with_video_camera
 from epoch_kedro.models.artifacts import flow_from_artifact, to_artifact
 from epoch_kedro.training import liftnet as training
 from epoch_kedro.utils.runtime import set_threads
@@ -24,6 +25,20 @@ def _merge(base: dict[str, Any], override: dict[str, Any] | None) -> dict[str, A
         both_dicts = isinstance(value, dict) and isinstance(out.get(key), dict)
         out[key] = _merge(out[key], value) if both_dicts else value
     return out
+
+
+#: ``liftnet.train_inputs``: where LiftNet's 2D pose and camera come from in training.
+TRAIN_INPUTS = ("ground_truth", "regnet", "regnet_camera")
+
+
+def _training_inputs(source: str, truth: tuple, generated: tuple) -> tuple[Arrays, Arrays]:
+    """Train and val splits: true 2D + K; RegNet's 2D + K̂ (rendered frames); or the 2D labels
+    with RegNet's camera, pooled per video and spread to all of the video's frames."""
+    if source == "ground_truth":
+        return truth
+    if source == "regnet":
+        return generated
+    return tuple(with_video_camera(split, gen) for split, gen in zip(truth, generated, strict=True))
 
 
 def train_lifter(
@@ -43,13 +58,19 @@ def train_lifter(
     params = _merge(liftnet, overrides)
     set_threads(params)
     source = params.get("train_inputs", "ground_truth")
-    inputs = {
-        "ground_truth": (model_input_train, model_input_val),
-        "regnet": (regnet_inputs_train, regnet_inputs_val),
-    }
-    if source not in inputs:
-        raise ValueError(f"liftnet.train_inputs={source!r}; choose one of {sorted(inputs)}")
-    train, val = inputs[source]
+    if source not in TRAIN_INPUTS:
+        raise ValueError(f"liftnet.train_inputs={source!r}; choose one of {list(TRAIN_INPUTS)}")
+    if source != "ground_truth" and len(regnet_inputs_train["pose2d"]) == 0:
+        # Datasets without images (Human3.6M here) have no RegNet outputs to train on.
+        logger.info(
+            "liftnet.train_inputs=%s but there are no RegNet outputs (no images): LiftNet "
+            "trains on ground-truth 2D + K instead",
+            source,
+        )
+        source = "ground_truth"
+    train, val = _training_inputs(
+        source, (model_input_train, model_input_val), (regnet_inputs_train, regnet_inputs_val)
+    )
     run = {
         k: params.pop(k)
         for k in ("train_inputs", "resume", "checkpoint_dir", "torch_threads")
@@ -57,7 +78,8 @@ def train_lifter(
     }
     config = training.training_config(params)
     checkpoint = Path(run.get("checkpoint_dir", "data/06_models/checkpoints"))
-    checkpoint = checkpoint / f"liftnet_{config.model.camera_model}_last.pt"
+    # One checkpoint per (camera model, inputs): the variants of this node never resume each other.
+    checkpoint = checkpoint / f"liftnet_{config.model.camera_model}_{source}_last.pt"
     logger.info(
         "LiftNet (%s) trains on %s inputs: %d samples",
         config.model.camera_model,

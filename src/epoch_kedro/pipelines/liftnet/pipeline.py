@@ -14,7 +14,11 @@ _DATA = [
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """LiftNet (perspective) and the weak-perspective ablation, with the frozen 2D prior."""
+    """LiftNet on the chain's inputs, plus two models trained on ground-truth 2D + K.
+
+    The reference (perspective) and the weak-perspective ablation share ground-truth inputs, so
+    that comparison is not drowned by RegNet's 2D noise; the frozen 2D prior serves all three.
+    """
     return pipeline(
         [
             node(
@@ -29,6 +33,13 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=[*_DATA, "flow_model", "params:liftnet", "params:liftnet_weak"],
                 outputs=["liftnet_weak_model", "liftnet_weak_history"],
                 name="train_liftnet_weak",
+                tags=["training"],
+            ),
+            node(
+                train_lifter,
+                inputs=[*_DATA, "flow_model", "params:liftnet", "params:liftnet_reference"],
+                outputs=["liftnet_reference_model", "liftnet_reference_history"],
+                name="train_liftnet_reference",
                 tags=["training"],
             ),
         ]

@@ -13,6 +13,7 @@ from epoch_kedro.data.normalize import (
     summarize,
     to_model_input,
 )
+from epoch_kedro.data.sources import dataset_name, resolve_splits
 from epoch_kedro.data.validate import DatasetValidationError, validate_splits
 from epoch_kedro.models.artifacts import to_artifact
 from epoch_kedro.models.flow import FlowConfig
@@ -33,8 +34,12 @@ def build_model_inputs(
     dataset: dict[str, Any],
     normalization: dict[str, Any],
 ) -> tuple[Arrays, Arrays, Arrays]:
-    """Split by subject and normalise each split: train, val and test model inputs."""
-    name = dataset.get("name", dataset["kind"])
+    """Split by subject and normalise each split: train, val and test model inputs.
+
+    Real datasets use their protocol split unless ``dataset.splits`` is set (``resolve_splits``).
+    """
+    name = dataset_name(dataset)
+    splits = resolve_splits(splits, dataset)
     missing = [s for s in SPLITS if s not in splits]
     if missing:
         raise DatasetValidationError(f"dataset '{name}': parameters 'splits' lacks {missing}")

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from epoch_kedro.models.artifacts import flow_from_artifact, to_artifact
+from epoch_kedro.models.artifacts import FORMAT, flow_from_artifact, to_artifact
 from epoch_kedro.training import regnet as training
 from epoch_kedro.utils.runtime import set_threads
 
+logger = logging.getLogger(__name__)
+
 Arrays = dict[str, np.ndarray]
+#: Artifact kind saved in place of a model when there were no images to train on.
+SKIPPED_KIND = "regnet_skipped"
 
 
 def train_regnet_model(
@@ -23,12 +28,15 @@ def train_regnet_model(
     flow_model: dict[str, Any],
     regnet: dict[str, Any],
 ) -> tuple[dict[str, Any], list[dict]]:
-    """Train RegNet on the training subjects' rendered images (2D labels only)."""
+    """Train RegNet on the training subjects' rendered images (2D labels only).
+
+    Without images (a dataset that has none, or ``render.enabled=false``) the stage is
+    skipped: it returns a ``regnet_skipped`` marker instead of a model, and an empty history.
+    """
     if len(images) == 0:
-        raise ValueError(
-            "RegNet needs rendered images but there are none (render.enabled=false or a dataset "
-            "without images); run LiftNet alone with liftnet.train_inputs=ground_truth"
-        )
+        reason = "no images (the dataset has none, or render.enabled=false)"
+        logger.info("RegNet skipped: %s; LiftNet will use ground-truth 2D", reason)
+        return {"format": FORMAT, "kind": SKIPPED_KIND, "reason": reason}, []
     params = dict(regnet)
     set_threads(params)
     run = {k: params.pop(k) for k in ("resume", "checkpoint_dir", "torch_threads") if k in params}

@@ -1,0 +1,99 @@
+"""Report nodes: per-sample test predictions, tables, figures and ``report.html``.
+
+They run after ``evaluate_models`` and read only what the catalog holds (``metrics.json``, the
+models, the test inputs, the training histories), so the report can be rebuilt alone with
+``kedro run --pipelines evaluation``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from epoch_kedro.models.artifacts import liftnet_from_artifact
+from epoch_kedro.reporting import figures as F
+from epoch_kedro.reporting import predictions as P
+from epoch_kedro.reporting import tables as T
+from epoch_kedro.reporting.report import ReportConfig, build_figures, report_page
+from epoch_kedro.utils.config import from_params
+
+logger = logging.getLogger(__name__)
+
+Arrays = dict[str, np.ndarray]
+
+
+def predict_test_poses(
+    model_input_test: Arrays,
+    regnet_inputs_test: Arrays,
+    liftnet_model: dict[str, Any],
+    liftnet_weak_model: dict[str, Any],
+    liftnet_reference_model: dict[str, Any],
+    images: np.ndarray,
+    image_index: Arrays,
+    report: dict[str, Any],
+) -> Arrays:
+    """Per-sample poses of every setting on the test split, RegNet's camera, overlay frames."""
+    config = from_params(ReportConfig, report, "report")
+    liftnet = liftnet_from_artifact(liftnet_model)
+    models = {
+        "liftnet_gt": liftnet,
+        "liftnet_weak_gt": liftnet_from_artifact(liftnet_weak_model),
+        "liftnet_reference_gt": liftnet_from_artifact(liftnet_reference_model),
+    }
+    out = P.liftnet_predictions(model_input_test, models)
+    out |= P.chain_predictions(model_input_test, regnet_inputs_test, liftnet)
+    out |= P.overlay_samples(regnet_inputs_test, images, image_index, config.overlay_samples)
+    return {k: v.astype(np.float32) if v.dtype.kind == "f" else v for k, v in out.items()}
+
+
+def tabulate_results(
+    metrics: dict[str, Any], test_predictions: Arrays
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The headline (with published reference points), per-action and per-joint tables."""
+    return (
+        T.headline_table(metrics),
+        T.per_action_table(metrics),
+        T.per_joint_table(test_predictions),
+    )
+
+
+def collect_training_curves(**histories: list[dict]) -> pd.DataFrame:
+    """Every model's per-epoch history in one long table (``model, epoch, metric, value``).
+
+    Keyword names are the model names the training-curve figure looks for (``flow``,
+    ``liftnet``, ``liftnet_weak``, ``regnet``): a new model is one more pipeline input.
+    """
+    return T.training_curves_table(histories)
+
+
+def build_report(
+    metrics: dict[str, Any],
+    headline_table: pd.DataFrame,
+    per_action_errors: pd.DataFrame,
+    per_joint_errors: pd.DataFrame,
+    test_predictions: Arrays,
+    training_curves: pd.DataFrame,
+    report: dict[str, Any],
+) -> dict[str, Figure | str]:
+    """Every figure (a placeholder that says why, when a section is absent) and the page."""
+    config = from_params(ReportConfig, report, "report")
+    figures = build_figures(test_predictions, metrics, training_curves, config)
+    tables = {
+        "headline": headline_table,
+        "per_action": per_action_errors,
+        "per_joint": per_joint_errors,
+    }
+    page = report_page(metrics, tables, figures)
+    missing = [name for name, f in figures.items() if f.figure is None]
+    if missing:
+        logger.info("Report sections not available: %s", ", ".join(missing))
+    saved: dict[str, Figure | str] = {
+        name: f.figure if f.figure is not None else F.not_available(f.title, f.reason)
+        for name, f in figures.items()
+    }
+    saved["report_html"] = page
+    return saved

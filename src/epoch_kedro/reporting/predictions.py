@@ -1,0 +1,95 @@
+"""Per-sample test predictions: what the report's figures and the notebook plot.
+
+``metrics.json`` holds aggregates only; figures such as error vs camera distance need one value
+per sample, so the evaluation stage also keeps the lifted poses and RegNet's camera here
+(``data/07_model_output/test_predictions.npz``). Rendered-frame arrays (``rendered_*``,
+``overlay_*``) are empty when the dataset has no images.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from epoch_kedro.evaluation.evaluate import metric_pose
+from epoch_kedro.evaluation.metrics import joint_errors
+from epoch_kedro.models.liftnet import LiftNet
+from epoch_kedro.skeleton import ROOT
+from epoch_kedro.training.liftnet import lift_tensors, predict_poses
+from epoch_kedro.training.regnet import image_rows, to_image_pixels
+
+Arrays = dict[str, np.ndarray]
+
+
+def rows_of(split: Arrays, sample_ids: np.ndarray) -> np.ndarray:
+    """Row of each ``sample_id`` in ``split`` (every id must be present)."""
+    order = np.argsort(split["sample_id"], kind="stable")
+    pos = order[np.searchsorted(split["sample_id"][order], sample_ids)]
+    if not np.array_equal(split["sample_id"][pos], sample_ids):
+        raise ValueError("generated inputs hold samples that are not in the test split")
+    return pos
+
+
+def camera_fields(split: Arrays) -> Arrays:
+    """Camera-to-root distance (m), focal length / image width and elevation (deg) per sample."""
+    return {
+        "distance_m": np.linalg.norm(split["pose3d_cam"][:, ROOT], axis=-1),
+        "focal_ratio": split["K"][:, 0, 0] / split["image_size"][:, 0],
+        "elevation_deg": np.rad2deg(split["elevation"]),
+    }
+
+
+def liftnet_predictions(test: Arrays, models: dict[str, LiftNet]) -> Arrays:
+    """Camera-frame poses (m) of each LiftNet on the test split's true inputs, with the truth."""
+    inputs = lift_tensors(test)
+    out = {name: predict_poses(model, inputs) for name, model in models.items()}
+    return {
+        "sample_id": test["sample_id"],
+        "action": test["action"],
+        "pose3d_gt": metric_pose(test),  # the pose metrics.json compares against
+        **camera_fields(test),
+        **out,
+    }
+
+
+def chain_predictions(test: Arrays, generated: Arrays, liftnet: LiftNet) -> Arrays:
+    """The EPOCH chain on the rendered frames: LiftNet on RegNet's inputs, RegNet's own 3D and
+    RegNet's camera beside the true one (``rendered_row`` indexes the test split)."""
+    n = len(generated["sample_id"])
+    pose = predict_poses(liftnet, lift_tensors(generated)) if n else np.zeros((0, 17, 3))
+    return {
+        "rendered_row": rows_of(test, generated["sample_id"]),
+        "rendered_liftnet_regnet": pose,
+        "rendered_regnet_pose3d": generated["pose3d_regnet"],
+        "rendered_focal_pred": generated["K"][:, 0, 0],
+        "rendered_focal_gt": generated["K_gt"][:, 0, 0],
+        "rendered_elevation_pred_deg": np.rad2deg(generated["elevation"]),
+        "rendered_elevation_gt_deg": np.rad2deg(generated["elevation_gt"]),
+    }
+
+
+def overlay_samples(
+    generated: Arrays, images: np.ndarray, image_index: Arrays, count: int
+) -> Arrays:
+    """``count`` rendered test frames, evenly spread, with RegNet's and the true 2D in the
+    resized image's pixels (for the 2D overlay figure)."""
+    rows, img_rows = image_rows(generated, image_index)
+    size = images.shape[1]
+    pick = np.unique(np.linspace(0, len(rows) - 1, min(count, len(rows))).round().astype(int))
+    rows, img_rows = rows[pick], img_rows[pick]
+    frame = generated["image_size"][rows]
+    kp, kp_gt = generated["kp2d"][rows], generated["kp2d_gt"][rows]
+    return {
+        "overlay_image": np.asarray(images[img_rows]),
+        "overlay_kp2d": to_image_pixels(kp, frame, size).astype(np.float32),
+        "overlay_kp2d_gt": to_image_pixels(kp_gt, frame, size).astype(np.float32),
+        "overlay_px_error": np.linalg.norm(kp - kp_gt, axis=-1).mean(-1),
+        "overlay_sample_id": generated["sample_id"][rows],
+    }
+
+
+def per_sample_errors(pred: np.ndarray, gt: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-sample MPJPE and PA-MPJPE (mm): the same alignments as ``metrics.json``."""
+    return {
+        "mpjpe": joint_errors(pred, gt, "root").mean(-1),
+        "pa_mpjpe": joint_errors(pred, gt, "procrustes").mean(-1),
+    }

@@ -1,0 +1,218 @@
+"""The report's content: which figures, which samples, which sections, in which order."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from epoch_kedro.reporting import figures as F
+from epoch_kedro.reporting.html import (
+    NOT_AVAILABLE,
+    ReportFigure,
+    figure_html,
+    render_page,
+    table_html,
+)
+from epoch_kedro.reporting.predictions import per_sample_errors
+from epoch_kedro.reporting.tables import PUBLISHED_SOURCE, regnet_table
+
+Arrays = Mapping[str, np.ndarray]
+NO_IMAGES = "the dataset has no rendered images, so RegNet was not evaluated"
+
+
+def omitted(metrics: Mapping[str, Any], section: str = "regnet") -> str:
+    """Why ``metrics.json`` lacks a section (its ``sections_omitted`` entry, else no images)."""
+    return str(metrics.get("sections_omitted", {}).get(section, NO_IMAGES))
+
+
+#: LiftNet settings compared in the camera figures (perspective vs weak perspective): the two
+#: models trained on the same (ground-truth) inputs, so only the camera model differs.
+CAMERA_SETTINGS = {"perspective": "liftnet_reference_gt", "weak perspective": "liftnet_weak_gt"}
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """The ``report`` parameter group."""
+
+    skeleton_samples: int = 3
+    overlay_samples: int = 8
+    error_bins: int = 8
+
+
+def _skeleton_rows(predictions: Arrays, count: int) -> np.ndarray:
+    """Samples at spread quantiles of LiftNet's error (good, typical, poor), preferring rendered
+    frames so that the chain can be drawn too."""
+    rendered = predictions["rendered_row"]
+    candidates = rendered if len(rendered) else np.arange(len(predictions["pose3d_gt"]))
+    err = per_sample_errors(
+        predictions["liftnet_gt"][candidates], predictions["pose3d_gt"][candidates]
+    )["mpjpe"]
+    order = np.argsort(err, kind="stable")
+    quantiles = np.linspace(0.1, 0.9, count) if count > 1 else np.array([0.5])
+    picks = order[(quantiles * (len(order) - 1)).round().astype(int)]
+    return candidates[np.unique(picks)]
+
+
+def skeleton_figure(predictions: Arrays, count: int) -> ReportFigure:
+    """3D skeletons of a few test samples from three views."""
+    title = "Predicted vs ground-truth 3D skeletons"
+    if len(predictions["pose3d_gt"]) == 0:
+        return ReportFigure(title, "", None, "the test split is empty")
+    rows = _skeleton_rows(predictions, count)
+    preds = {
+        "LiftNet (chain-trained)": predictions["liftnet_gt"][rows],
+        "LiftNet reference": predictions["liftnet_reference_gt"][rows],
+        "LiftNet weak persp.": predictions["liftnet_weak_gt"][rows],
+    }
+    rendered = {int(r): i for i, r in enumerate(predictions["rendered_row"])}
+    if all(int(r) in rendered for r in rows):
+        at = [rendered[int(r)] for r in rows]
+        preds["EPOCH chain"] = predictions["rendered_liftnet_regnet"][at]
+    errors = per_sample_errors(predictions["liftnet_gt"][rows], predictions["pose3d_gt"][rows])
+    titles = [
+        f"{predictions['action'][r]}, {predictions['distance_m'][r]:.1f} m, "
+        f"f/W {predictions['focal_ratio'][r]:.2f}, MPJPE {e:.0f} mm"
+        for r, e in zip(rows, errors["mpjpe"], strict=True)
+    ]
+    caption = (
+        "Root-centred camera-frame poses; dashed black is the ground truth, thick lines are left "
+        "limbs. Samples at the 10th, 50th and 90th percentile of the perspective LiftNet's MPJPE "
+        "(true 2D + K); the chain is LiftNet on RegNet's 2D and camera."
+    )
+    return ReportFigure(
+        title, caption, F.skeletons_3d(predictions["pose3d_gt"][rows], preds, titles)
+    )
+
+
+def overlay_figure(predictions: Arrays, reason: str = NO_IMAGES) -> ReportFigure:
+    """RegNet's 2D on the rendered frames."""
+    title = "RegNet 2D keypoints on the rendered images"
+    if len(predictions["overlay_image"]) == 0:
+        return ReportFigure(title, "", None, reason)
+    titles = [f"{e:.0f} px mean error (full frame)" for e in predictions["overlay_px_error"]]
+    fig = F.keypoint_overlays(
+        predictions["overlay_image"],
+        predictions["overlay_kp2d"],
+        predictions["overlay_kp2d_gt"],
+        titles,
+    )
+    caption = "Test frames evenly spread over the rendered test set, at the resolution RegNet sees."
+    return ReportFigure(title, caption, fig)
+
+
+def camera_error_figures(predictions: Arrays, bins: int) -> tuple[ReportFigure, ReportFigure]:
+    """MPJPE and PA-MPJPE vs camera distance and vs focal length, perspective vs weak."""
+    gt = predictions["pose3d_gt"]
+    if len(gt) == 0:
+        missing = ReportFigure("Error vs camera", "", None, "the test split is empty")
+        return missing, missing
+    per_setting = {
+        label: per_sample_errors(predictions[key], gt) for label, key in CAMERA_SETTINGS.items()
+    }
+    errors = {
+        "MPJPE": {label: e["mpjpe"] for label, e in per_setting.items()},
+        "PA-MPJPE": {label: e["pa_mpjpe"] for label, e in per_setting.items()},
+    }
+    caption = (
+        "LiftNet on true 2D + K, perspective vs weak-perspective camera; equal-count bins of the "
+        "test samples (grey bars: samples per bin)."
+    )
+    distance = F.error_vs_camera(predictions["distance_m"], errors, "camera distance (m)", bins)
+    focal = F.error_vs_camera(predictions["focal_ratio"], errors, "focal length / width", bins)
+    return (
+        ReportFigure("Error vs camera distance", caption, distance),
+        ReportFigure("Error vs focal length", caption, focal),
+    )
+
+
+def camera_histogram_figure(predictions: Arrays, metrics: Mapping[str, Any]) -> ReportFigure:
+    """RegNet's focal-length and elevation errors on the rendered test frames."""
+    title = "RegNet camera: focal-length and elevation errors"
+    if len(predictions["rendered_row"]) == 0:
+        return ReportFigure(title, "", None, omitted(metrics))
+    focal_gt = predictions["rendered_focal_gt"]
+    focal = (predictions["rendered_focal_pred"] - focal_gt) / focal_gt
+    elevation = (
+        predictions["rendered_elevation_pred_deg"] - predictions["rendered_elevation_gt_deg"]
+    )
+    baseline = metrics.get("regnet", {}).get("baseline_mean_focal_rel_err")
+    caption = (
+        "Signed errors on the rendered test frames; red: median absolute error; green: median "
+        "absolute error of always predicting the training mean focal length."
+    )
+    return ReportFigure(title, caption, F.camera_error_histograms(focal, elevation, baseline))
+
+
+def build_figures(
+    predictions: Arrays, metrics: Mapping[str, Any], curves: pd.DataFrame, config: ReportConfig
+) -> dict[str, ReportFigure]:
+    """Every report figure by catalog name, in the order the page shows them."""
+    distance, focal = camera_error_figures(predictions, config.error_bins)
+    cameras = F.camera_distribution(
+        predictions["distance_m"], predictions["focal_ratio"], predictions["elevation_deg"]
+    )
+    curves_caption = (
+        "Per-epoch losses and validation monitors (3D errors are monitoring only: no 3D labels are "
+        "used in training). The offline counterpart of `dvc plots show`."
+    )
+    return {
+        "figure_skeletons_3d": skeleton_figure(predictions, config.skeleton_samples),
+        "figure_regnet_overlays": overlay_figure(predictions, omitted(metrics)),
+        "figure_error_vs_distance": distance,
+        "figure_error_vs_focal": focal,
+        "figure_camera_errors": camera_histogram_figure(predictions, metrics),
+        "figure_test_cameras": ReportFigure(
+            "Test cameras", "Distance, focal length and elevation of the test samples.", cameras
+        ),
+        "figure_training_curves": ReportFigure(
+            "Training curves", curves_caption, F.training_curves(curves)
+        ),
+    }
+
+
+def _is_published(row: pd.Series) -> str:
+    return "published" if str(row.get("source", "")).startswith(PUBLISHED_SOURCE[:9]) else ""
+
+
+def report_page(
+    metrics: Mapping[str, Any],
+    tables: Mapping[str, pd.DataFrame],
+    figures: Mapping[str, ReportFigure],
+) -> str:
+    """The whole page: headline, RegNet, figures, then the per-action and per-joint tables."""
+    trained = metrics.get("trained_on", metrics.get("dataset", "?"))
+    cross = (
+        " (cross-dataset: the per-sample figures and the per-joint table use the training "
+        "dataset's own test split)"
+        if metrics.get("cross_dataset")
+        else ""
+    )
+    intro = (
+        f"<p>Test split of <b>{html.escape(str(metrics.get('dataset', '?')))}</b>{cross}; "
+        f"models trained on {html.escape(str(trained))}. "
+        "Errors in mm (MPJPE root-aligned, N-MPJPE scale-aligned, PA-MPJPE Procrustes-aligned), "
+        "PCK@150 mm and AUC (0–150 mm) in %. <b>Rows marked PUBLISHED (shaded) are numbers "
+        "reported in the literature on a different dataset</b> (EPOCH_METHOD.md §5): they orient "
+        "the reader and are not comparable with this run.</p>"
+    )
+    # Read back from CSV, frame counts are floats (published rows have none): show integers.
+    headline = tables["headline"].astype({"frames": "Int64"})
+    regnet = regnet_table(metrics)
+    regnet_html = (
+        table_html(regnet, digits=2)
+        if len(regnet)
+        else f'<p class="na">{NOT_AVAILABLE}: {html.escape(omitted(metrics))}</p>'
+    )
+    sections = [
+        ("Headline", intro + table_html(headline, row_class=_is_published)),
+        ("RegNet: 2D and camera", regnet_html),
+        ("Figures", "".join(figure_html(f) for f in figures.values())),
+        ("Per action (mm)", table_html(tables["per_action"], index=True)),
+        ("Per joint (mm)", table_html(tables["per_joint"], index=True)),
+    ]
+    return render_page("EPOCH evaluation report", sections)

@@ -1,0 +1,158 @@
+"""Report tables as DataFrames: the headline, RegNet's 2D/camera, per action, per joint, curves.
+
+Every table is built from what the pipeline persisted (``metrics.json``, the per-sample test
+predictions, the training histories), so it shows whichever settings a run produced: a dataset
+without images simply has no RegNet rows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from epoch_kedro.evaluation.metrics import per_joint
+from epoch_kedro.reporting.reference import PUBLISHED
+
+#: Readable names of the settings ``metrics.json`` may hold; unknown keys are shown as they are.
+SETTING_LABELS: dict[str, str] = {
+    "liftnet_gt": "LiftNet (trained on RegNet's outputs), true 2D + K",
+    "liftnet_reference_gt": "LiftNet reference (trained on true 2D + K), true 2D + K",
+    "liftnet_weak_gt": "LiftNet weak perspective (trained on true 2D), true 2D",
+    "baseline_mean_pose": "Baseline: mean training pose",
+    "regnet.pose3d": "RegNet's own 3D (rendered frames)",
+    "liftnet_regnet": "EPOCH chain: LiftNet on RegNet's 2D + K̂",
+    "liftnet_regnet_2d_true_camera": "LiftNet on RegNet's 2D + true camera",
+    "liftnet_true_2d_regnet_camera": "LiftNet on true 2D + RegNet's camera",
+    "liftnet_gt_rendered_frames": "LiftNet, true 2D + K, rendered frames only",
+    "liftnet_reference_regnet": "LiftNet reference on RegNet's 2D + K̂",
+}
+#: ``metrics.json`` keys -> column names, in the field's usual order.
+POSE_COLUMNS: dict[str, str] = {
+    "mpjpe": "MPJPE",
+    "n_mpjpe": "N-MPJPE",
+    "pa_mpjpe": "PA-MPJPE",
+    "pck150": "PCK@150",
+    "auc": "AUC",
+}
+THIS_RUN = "this run"
+PUBLISHED_SOURCE = "PUBLISHED, different dataset ({dataset}, ground-truth 2D)"
+
+
+def pose_sections(metrics: Mapping[str, Any]) -> dict[str, dict]:
+    """Every 3D-pose setting of ``metrics.json`` in file order (RegNet's own 3D after RegNet)."""
+    sections = {}
+    for key, value in metrics.items():
+        if isinstance(value, dict) and "pa_mpjpe" in value:
+            sections[key] = value
+        elif key == "regnet" and isinstance(value, dict) and "pose3d" in value:
+            sections["regnet.pose3d"] = value["pose3d"]
+    return sections
+
+
+def _bucket_order(name: str) -> float:
+    """Sort key of distance buckets such as '<3m', '3-6m', '>6m' (by their lower bound)."""
+    body = name.rstrip("m")
+    if body.startswith("<"):
+        return -math.inf
+    return float(body.lstrip(">").split("-")[0])
+
+
+def _row(key: str, section: dict, source: str) -> dict[str, Any]:
+    row = {"setting": key, "description": SETTING_LABELS.get(key, key), "source": source}
+    row["frames"] = section.get("count")
+    row |= {col: section.get(k) for k, col in POSE_COLUMNS.items()}
+    buckets = section.get("by_distance", {})
+    for bucket in sorted(buckets, key=_bucket_order):
+        row[f"PA-MPJPE {bucket}"] = buckets[bucket].get("pa_mpjpe")
+    return row
+
+
+def headline_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
+    """All settings side by side (mm, %), then the published reference points, labelled."""
+    source = f"{THIS_RUN}: {metrics.get('dataset', '?')}, {metrics.get('split', 'test')} split"
+    rows = [_row(key, sec, source) for key, sec in pose_sections(metrics).items()]
+    for ref in PUBLISHED:
+        section = {"mpjpe": ref.mpjpe, "pa_mpjpe": ref.pa_mpjpe, "pck150": ref.pck150}
+        rows.append(_row(ref.method, section, PUBLISHED_SOURCE.format(dataset=ref.dataset)))
+    return pd.DataFrame(rows).astype({"frames": "Int64"})
+
+
+def regnet_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
+    """RegNet's 2D and camera errors beside their trivial baselines (empty without RegNet)."""
+    reg = metrics.get("regnet")
+    if not isinstance(reg, dict):
+        return pd.DataFrame(columns=["quantity", "RegNet", "baseline", "baseline is"])
+    rows = [
+        ("2D error, px (full frame)", "px_error", "baseline_mean_pose_px_error", "mean 2D pose"),
+        ("PCK2D @ 5% diagonal, %", "pck2d_005", "baseline_mean_pose_pck2d_005", "mean 2D pose"),
+        (
+            "median focal relative error",
+            "focal_rel_err",
+            "baseline_mean_focal_rel_err",
+            "mean training focal",
+        ),
+        ("median elevation error, deg", "elevation_err_deg", None, ""),
+    ]
+    return pd.DataFrame(
+        [
+            {
+                "quantity": name,
+                "RegNet": reg.get(key),
+                "baseline": reg.get(base) if base else None,
+                "baseline is": what,
+            }
+            for name, key, base, what in rows
+        ]
+    )
+
+
+def per_action_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
+    """MPJPE and PA-MPJPE (mm) per action (rows) and setting (``<setting>.<metric>`` columns)."""
+    columns = {
+        f"{key}.{metric}": {action: m[metric] for action, m in sec["by_action"].items()}
+        for key, sec in pose_sections(metrics).items()
+        if "by_action" in sec
+        for metric in ("mpjpe", "pa_mpjpe")
+    }
+    table = pd.DataFrame(columns)
+    table.index.name = "action"
+    return table.sort_index()
+
+
+def per_joint_table(predictions: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    """MPJPE and PA-MPJPE (mm) per joint for each setting with per-sample predictions."""
+    gt = predictions["pose3d_gt"].astype(np.float64)
+    rendered = predictions["rendered_row"]
+    settings = {
+        "liftnet_gt": (predictions["liftnet_gt"], gt),
+        "liftnet_weak_gt": (predictions["liftnet_weak_gt"], gt),
+        "liftnet_reference_gt": (predictions["liftnet_reference_gt"], gt),
+    }
+    if len(rendered):
+        settings["liftnet_regnet"] = (predictions["rendered_liftnet_regnet"], gt[rendered])
+        settings["regnet.pose3d"] = (predictions["rendered_regnet_pose3d"], gt[rendered])
+    columns = {}
+    for key, (pred, truth) in settings.items():
+        joints = per_joint(pred.astype(np.float64), truth)
+        for metric in ("mpjpe", "pa_mpjpe"):
+            columns[f"{key}.{metric}"] = {name: m[metric] for name, m in joints.items()}
+    table = pd.DataFrame(columns)
+    table.loc["mean"] = table.mean()
+    table.index.name = "joint"
+    return table.round(2)
+
+
+def training_curves_table(histories: Mapping[str, list[dict]]) -> pd.DataFrame:
+    """Training histories as one long table: ``model, epoch, metric, value`` (numbers only)."""
+    rows = [
+        {"model": model, "epoch": entry["epoch"], "metric": key, "value": float(value)}
+        for model, history in histories.items()
+        for entry in history or []
+        for key, value in entry.items()
+        if key != "epoch" and isinstance(value, int | float)
+    ]
+    return pd.DataFrame(rows, columns=["model", "epoch", "metric", "value"])

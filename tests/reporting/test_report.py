@@ -1,0 +1,135 @@
+"""The report's tables, figures and page, from small hand-made inputs (no Kedro run)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from epoch_kedro.reporting import figures as F
+from epoch_kedro.reporting.html import png_base64
+from epoch_kedro.reporting.report import ReportConfig, build_figures, report_page
+from epoch_kedro.reporting.tables import (
+    headline_table,
+    per_action_table,
+    per_joint_table,
+    training_curves_table,
+)
+
+N, M = 40, 12  # test samples; rendered ones
+
+
+def _section(pa: float) -> dict:
+    by = {"mpjpe": pa + 10, "n_mpjpe": pa + 5, "pa_mpjpe": pa, "pck150": 90.0, "auc": 60.0}
+    return {
+        **by,
+        "count": N,
+        "by_distance": {">6m": by, "<3m": by, "3-6m": by},
+        "by_action": {"walking": by, "running": by},
+    }
+
+
+def _metrics(regnet: bool) -> dict:
+    metrics = {"dataset": "synthetic", "split": "test", "liftnet_gt": _section(30.0)}
+    metrics["liftnet_weak_gt"] = _section(35.0)
+    metrics["baseline_mean_pose"] = _section(180.0)
+    if regnet:
+        metrics["regnet"] = {"px_error": 40.0, "pck2d_005": 80.0, "pose3d": _section(120.0)}
+        metrics["liftnet_regnet"] = _section(150.0)
+    else:
+        metrics["sections_omitted"] = {"regnet": "dataset.kind=h36m provided no images"}
+    return metrics
+
+
+def _predictions(rendered: bool) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    gt = rng.normal(size=(N, 17, 3)) * 0.3 + [0.0, 0.0, 5.0]
+    m = M if rendered else 0
+    rows = np.arange(m)
+    return {
+        "pose3d_gt": gt,
+        "liftnet_gt": gt + rng.normal(size=gt.shape) * 0.03,
+        "liftnet_weak_gt": gt + rng.normal(size=gt.shape) * 0.04,
+        "liftnet_reference_gt": gt + rng.normal(size=gt.shape) * 0.02,
+        "action": np.array(["walking", "running"] * (N // 2)),
+        "distance_m": rng.uniform(2, 8, N),
+        "focal_ratio": np.r_[np.full(N // 2, 1.145), rng.uniform(0.6, 2, N // 2)],
+        "elevation_deg": rng.uniform(-15, 45, N),
+        "rendered_row": rows,
+        "rendered_liftnet_regnet": gt[rows] + 0.1,
+        "rendered_regnet_pose3d": gt[rows] + 0.2,
+        "rendered_focal_pred": np.full(m, 1100.0),
+        "rendered_focal_gt": np.full(m, 1145.0),
+        "rendered_elevation_pred_deg": np.full(m, 10.0),
+        "rendered_elevation_gt_deg": np.full(m, 12.0),
+        "overlay_image": np.zeros((min(m, 3), 16, 16, 3), np.uint8),
+        "overlay_kp2d": rng.uniform(0, 15, (min(m, 3), 17, 2)),
+        "overlay_kp2d_gt": rng.uniform(0, 15, (min(m, 3), 17, 2)),
+        "overlay_px_error": np.full(min(m, 3), 40.0),
+    }
+
+
+def _curves() -> pd.DataFrame:
+    history = [{"epoch": e, "loss": 1.0 / e, "val_loss": 1.2 / e} for e in (1, 2, 3)]
+    return training_curves_table({"liftnet": history, "liftnet_weak": history, "regnet": []})
+
+
+def test_headline_has_every_setting_and_labels_published_numbers():
+    table = headline_table(_metrics(regnet=True))
+    ours = table[table["source"].str.startswith("this run")]
+    assert list(ours["setting"]) == [
+        "liftnet_gt",
+        "liftnet_weak_gt",
+        "baseline_mean_pose",
+        "regnet.pose3d",
+        "liftnet_regnet",
+    ]
+    published = table[~table["source"].str.startswith("this run")]
+    assert set(published["setting"]) == {"ElePose", "CanonPose"}
+    assert published["source"].str.contains("PUBLISHED, different dataset").all()
+    elepose = published[published["setting"] == "ElePose"].iloc[0]
+    assert (elepose["MPJPE"], elepose["PA-MPJPE"]) == (64.0, 36.7)
+    # distance buckets in reading order, not string order
+    assert [c for c in table.columns if c.startswith("PA-MPJPE ")] == [
+        "PA-MPJPE <3m",
+        "PA-MPJPE 3-6m",
+        "PA-MPJPE >6m",
+    ]
+
+
+def test_per_joint_and_per_action_tables():
+    joints = per_joint_table(_predictions(rendered=True))
+    assert len(joints) == 17 + 1 and joints.index[-1] == "mean"
+    assert {"liftnet_gt.mpjpe", "liftnet_regnet.pa_mpjpe", "regnet.pose3d.mpjpe"} <= set(joints)
+    assert joints.loc["Hip", "liftnet_gt.mpjpe"] == 0  # root-aligned
+    assert "liftnet_regnet.mpjpe" not in per_joint_table(_predictions(rendered=False))
+    actions = per_action_table(_metrics(regnet=False))
+    assert list(actions.index) == ["running", "walking"]
+    assert actions.loc["walking", "liftnet_weak_gt.pa_mpjpe"] == 35.0
+
+
+@pytest.mark.parametrize("rendered", [True, False])
+def test_report_page_is_self_contained_and_says_what_is_missing(rendered):
+    predictions, metrics = _predictions(rendered), _metrics(regnet=rendered)
+    figures = build_figures(predictions, metrics, _curves(), ReportConfig(skeleton_samples=2))
+    tables = {
+        "headline": headline_table(metrics),
+        "per_action": per_action_table(metrics),
+        "per_joint": per_joint_table(predictions),
+    }
+    page = report_page(metrics, tables, figures)
+    images = len(re.findall(r'src="data:image/png;base64,', page))
+    missing = {"figure_regnet_overlays", "figure_camera_errors"}
+    assert {k for k, f in figures.items() if f.figure is None} == (set() if rendered else missing)
+    assert images == len(figures) - (0 if rendered else len(missing))
+    assert images >= 5
+    assert ("not available: dataset.kind=h36m provided no images" in page) is not rendered
+    assert "<script" not in page and not re.search(r'(src|href)="https?:', page)
+    assert "PUBLISHED" in page
+
+
+def test_placeholder_and_figures_render_to_png():
+    assert png_base64(F.not_available("RegNet overlays", "no images")).startswith("iVBOR")
+    assert png_base64(F.training_curves(_curves())).startswith("iVBOR")
