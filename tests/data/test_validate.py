@@ -298,6 +298,12 @@ def test_valid_splits_pass() -> None:
     validate_splits({"train": ["S1"], "test": ["S5"]}, ["S1", "S5"], NAME)
 
 
+def test_train_and_val_may_share_a_subject_but_test_may_not() -> None:
+    validate_splits({"train": ["S1", "S5"], "val": ["S5"], "test": ["S7"]}, SUBJECTS, NAME)
+    with pytest.raises(DatasetValidationError, match=r"'S5' is in both split 'val' and split"):
+        validate_splits({"train": ["S1"], "val": ["S5"], "test": ["S5"]}, SUBJECTS, NAME)
+
+
 def test_split_overlap_names_both_splits() -> None:
     with pytest.raises(
         DatasetValidationError,

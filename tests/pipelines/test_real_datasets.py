@@ -25,7 +25,7 @@ from .test_run_smoke import kedro_run, make_project
 SUBJECTS = (
     "subjects: [S1, S5, S6, S7, S8, S9, S11]\n  actions: [walking, sitting_down, waving, kicking]"
 )
-SPLITS = "splits:\n  train: [S1, S5, S6, S7]\n  val: [S8]\n  test: [S9, S11]\n"
+SPLITS = "splits:\n  train: [S1, S5, S6, S7, S8]\n  val: [S8]\n  test: [S9, S11]\n"
 SETTINGS = ("liftnet_gt", "liftnet_weak_gt", "liftnet_reference_gt", "baseline_mean_pose")
 METRICS = ("mpjpe", "n_mpjpe", "pa_mpjpe", "pck150", "auc")
 
@@ -122,7 +122,7 @@ def test_cross_dataset_3dhp_reports_pck_and_auc_per_activity(runs) -> None:
     cross = runs["cross"]
     assert cross["dataset"] == "mpi_inf_3dhp" and cross["trained_on"] == "h36m"
     assert cross["cross_dataset"] is True
-    assert cross["trained_on_subjects"] == ["S1", "S5", "S6", "S7"]
+    assert cross["trained_on_subjects"] == ["S1", "S5", "S6", "S7", "S8"]
     assert cross["test_subjects"] == sorted(mpi_inf_3dhp.SEQUENCES)
     live = cross["liftnet_gt"]
     assert live["count"] == 6 * 12  # 16 frames per sequence, every 4th invalid

@@ -31,10 +31,10 @@ from epoch_kedro.skeleton import H36M32_TO_17, NUM_H36M32_JOINTS, NUM_JOINTS
 
 logger = logging.getLogger(__name__)
 
-#: The Human3.6M protocol: train S1 S5 S6 S7 S8, test S9 S11. The project needs a disjoint
-#: validation subject for (unsupervised) model selection, so S8 is held out for it by default.
+#: The Human3.6M protocol: train S1 S5 S6 S7 S8, test S9 S11. Model selection uses the
+#: unsupervised validation loss on S8, which is also a training subject (no labels involved).
 PROTOCOL_SPLITS: dict[str, list[str]] = {
-    "train": ["S1", "S5", "S6", "S7"],
+    "train": ["S1", "S5", "S6", "S7", "S8"],
     "val": ["S8"],
     "test": ["S9", "S11"],
 }

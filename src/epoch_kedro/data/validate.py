@@ -202,10 +202,13 @@ def _unique_strings(values: Iterable[str]) -> set[str]:
 
 
 def validate_splits(splits: dict[str, list[str]], subjects: Iterable[str], name: str) -> None:
-    """Raise unless ``splits`` (split -> subject list) are non-empty, disjoint and known.
+    """Raise unless ``splits`` (split -> subject list) are non-empty, known and leak no test
+    subject.
 
     ``subjects`` are the subjects present in the data (e.g. the per-sample ``subject`` field);
-    a 'val' split is optional, and any split present must be non-empty.
+    a 'val' split is optional, and any split present must be non-empty. 'train' and 'val' may
+    share subjects (the Human3.6M protocol trains on all five training subjects, and model
+    selection uses unsupervised losses only); 'test' shares none with any other split.
     """
     required = [split for split in ("train", "test") if split not in splits]
     if required:
@@ -224,7 +227,8 @@ def validate_splits(splits: dict[str, list[str]], subjects: Iterable[str], name:
     owner: dict[str, str] = {}
     for split, members in splits.items():
         for subject in members:
-            if subject in owner and owner[subject] != split:
+            shared_ok = {owner.get(subject), split} == {"train", "val"}
+            if subject in owner and owner[subject] != split and not shared_ok:
                 raise DatasetValidationError(
                     f"dataset {name!r}: subject {subject!r} is in both split {owner[subject]!r} "
                     f"and split {split!r}"

@@ -6,6 +6,7 @@ checkpoint must hold only tensors, numbers, strings, lists, tuples and dicts.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,16 @@ from epoch_kedro.utils.io import atomic_path
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
-    """Write ``state`` to ``path`` atomically (a crash never leaves a truncated checkpoint)."""
+    """Write ``state`` to ``path`` atomically (a crash never leaves a truncated checkpoint).
+
+    The bytes depend on ``state`` only: ``torch.save`` names its zip records after the file it
+    writes to, and the atomic write's temporary name is random, so serialising to memory first
+    keeps identical models byte-identical (DVC hashes them).
+    """
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
     with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+        Path(tmp).write_bytes(buffer.getvalue())
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

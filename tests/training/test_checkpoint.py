@@ -1,0 +1,33 @@
+"""Checkpoints: atomic, safe to load, and byte-identical for identical content."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from epoch_kedro.training.checkpoint import load_checkpoint, save_checkpoint
+
+
+def _state() -> dict:
+    return {"weights": torch.arange(6.0).reshape(2, 3), "meta": {"name": "liftnet", "epoch": 3}}
+
+
+def test_identical_states_give_identical_bytes_whatever_the_file_name(tmp_path):
+    first, second = tmp_path / "a.pt", tmp_path / "other_name.pt"
+    save_checkpoint(_state(), first)
+    save_checkpoint(_state(), second)
+    assert first.read_bytes() == second.read_bytes()  # DVC hashes must not depend on the path
+
+
+def test_round_trip(tmp_path):
+    path = tmp_path / "model.pt"
+    save_checkpoint(_state(), path)
+    loaded = load_checkpoint(path)
+    torch.testing.assert_close(loaded["weights"], _state()["weights"])
+    assert loaded["meta"] == {"name": "liftnet", "epoch": 3}
+    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]  # no temporary file left
+
+
+def test_missing_checkpoint_names_the_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint at"):
+        load_checkpoint(tmp_path / "absent.pt")
