@@ -83,14 +83,14 @@ def runs(tmp_path_factory) -> dict:
         "dataset.kind=h36m,evaluation.dataset.kind=mpi_inf_3dhp,"
         f"evaluation.dataset.root={tmp / '3dhp'}"
     )
-    # Only the metrics node: the report nodes describe this run's own test split.
-    log_cross = run_ok(
-        project, "--pipelines", "evaluation", "--to-outputs", "metrics", "--params", cross
-    )
+    # The whole evaluation pipeline: metrics, then the report (whose per-sample figures say
+    # they show the training dataset's own test split).
+    log_cross = run_ok(project, "--pipelines", "evaluation", "--params", cross)
     return {
         "synthetic": synthetic,
         "h36m": h36m,
         "cross": metrics_of(project),
+        "cross_report": (project / "data/08_reporting/report.html").read_text(),
         "logs": {"synthetic": log_synthetic, "h36m": log_h36m, "cross": log_cross},
     }
 
@@ -134,3 +134,11 @@ def test_cross_dataset_3dhp_reports_pck_and_auc_per_activity(runs) -> None:
     assert "cross-dataset" in cross["sections_omitted"]["regnet"]
     # A trained LiftNet beats the mean pose on unseen data of another kind.
     assert live["pa_mpjpe"] < cross["baseline_mean_pose"]["pa_mpjpe"]
+
+
+def test_cross_dataset_report_has_the_per_activity_table(runs) -> None:
+    report = runs["cross_report"]
+    assert "<b>mpi_inf_3dhp</b>" in report and "cross-dataset" in report
+    for activity in mpi_inf_3dhp.ACTIVITIES.values():
+        assert f">{activity}<" in report  # a row of the per-action table
+    assert "liftnet_gt.pck150" in report and "liftnet_gt.auc" in report

@@ -108,6 +108,8 @@ def test_per_joint_and_per_action_tables():
     actions = per_action_table(_metrics(regnet=False))
     assert list(actions.index) == ["running", "walking"]
     assert actions.loc["walking", "liftnet_weak_gt.pa_mpjpe"] == 35.0
+    assert actions.loc["running", "liftnet_gt.pck150"] == 90.0  # PCK and AUC per activity
+    assert actions.loc["running", "liftnet_gt.auc"] == 60.0
 
 
 @pytest.mark.parametrize("rendered", [True, False])

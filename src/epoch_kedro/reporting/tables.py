@@ -111,12 +111,13 @@ def regnet_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def per_action_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
-    """MPJPE and PA-MPJPE (mm) per action (rows) and setting (``<setting>.<metric>`` columns)."""
+    """MPJPE, PA-MPJPE (mm), PCK@150 and AUC (%) per action (rows; MPI-INF-3DHP's activities)
+    and setting (``<setting>.<metric>`` columns), as the field reports them per activity."""
     columns = {
         f"{key}.{metric}": {action: m[metric] for action, m in sec["by_action"].items()}
         for key, sec in pose_sections(metrics).items()
         if "by_action" in sec
-        for metric in ("mpjpe", "pa_mpjpe")
+        for metric in ("mpjpe", "pa_mpjpe", "pck150", "auc")
     }
     table = pd.DataFrame(columns)
     table.index.name = "action"
