@@ -19,7 +19,7 @@ from epoch_kedro.reporting.reference import PUBLISHED
 
 #: Readable names of the settings ``metrics.json`` may hold; unknown keys are shown as they are.
 SETTING_LABELS: dict[str, str] = {
-    "liftnet_gt": "LiftNet (trained on RegNet's outputs), true 2D + K",
+    "liftnet_gt": "The chain's LiftNet (trained with RegNet's camera), true 2D + K",
     "liftnet_reference_gt": "LiftNet reference (trained on true 2D + K), true 2D + K",
     "liftnet_weak_gt": "LiftNet weak perspective (trained on true 2D), true 2D",
     "baseline_mean_pose": "Baseline: mean training pose",
