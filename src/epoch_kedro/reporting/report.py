@@ -212,7 +212,10 @@ def report_page(
         ("Headline", intro + table_html(headline, row_class=_is_published)),
         ("RegNet: 2D and camera", regnet_html),
         ("Figures", "".join(figure_html(f) for f in figures.values())),
-        ("Per action (errors in mm, PCK@150 and AUC in %)", table_html(tables["per_action"], index=True)),
+        (
+            "Per action (errors in mm, PCK@150 and AUC in %)",
+            table_html(tables["per_action"], index=True),
+        ),
         ("Per joint (mm)", table_html(tables["per_joint"], index=True)),
     ]
     return render_page("EPOCH evaluation report", sections)
