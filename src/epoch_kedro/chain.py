@@ -24,6 +24,28 @@ VIDEO_KEYS = ("subject", "action", "sequence", "camera")
 CAMERA_POOLING = ("frame", "video")
 
 
+#: The LiftNet input fields that follow from a 2D pose and a camera (see :func:`camera_inputs`).
+CAMERA_INPUTS = ("K", "gravity", "elevation", "rays", "pose2d", "scale2d")
+
+
+def camera_inputs(kp2d: np.ndarray, K: np.ndarray, gravity: np.ndarray) -> dict[str, np.ndarray]:
+    """LiftNet's camera-dependent inputs for pixel keypoints ``(N, 17, 2)`` seen by ``K``."""
+    ray = rays(kp2d, K)
+    pose2d, scale = normalize_2d(ray[..., :2])
+    return {
+        "K": K,
+        "gravity": gravity,
+        "elevation": np.arcsin(np.clip(gravity[:, 2], -1, 1)),
+        "rays": ray,
+        "pose2d": pose2d,
+        "scale2d": scale,
+    }
+
+
+def _float32(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {k: v.astype(np.float32) if v.dtype.kind == "f" else v for k, v in arrays.items()}
+
+
 def video_keys(split: dict[str, np.ndarray]) -> np.ndarray:
     """A string per sample naming its video (the ``VIDEO_KEYS`` present in the split): ``(N,)``."""
     keys = [np.asarray(split[k]).astype(str) for k in VIDEO_KEYS if k in split]
@@ -102,23 +124,16 @@ def generate_inputs(
     frame_camera = {"K_frame": K, "gravity_frame": gravity}
     if camera_pooling == "video":
         K, gravity = pool_camera(K, gravity, video_ids(out))
-    for key in ("kp2d", "K", "gravity", "elevation", "rays", "pose2d", "scale2d"):
+    for key in ("kp2d", *CAMERA_INPUTS):
         out[f"{key}_gt"] = out[key]
-    ray = rays(kp2d, K)
-    pose2d, scale = normalize_2d(ray[..., :2])
     out.update(
         kp2d=kp2d,
-        K=K,
-        gravity=gravity,
-        elevation=np.arcsin(np.clip(gravity[:, 2], -1, 1)),
-        rays=ray,
-        pose2d=pose2d,
-        scale2d=scale,
+        **camera_inputs(kp2d, K, gravity),
         pose3d_regnet=pred["pose_cam"],
         **frame_camera,
         confidence=flip_confidence(model, images, pred["kp2d_heat"], batch_size),
     )
-    return {k: v.astype(np.float32) if v.dtype.kind == "f" else v for k, v in out.items()}
+    return _float32(out)
 
 
 def with_video_camera(split: dict[str, np.ndarray], generated: dict[str, np.ndarray]) -> dict:
@@ -141,16 +156,9 @@ def with_video_camera(split: dict[str, np.ndarray], generated: dict[str, np.ndar
     out = {key: value[keep] for key, value in split.items()}
     K = K_video[first][at[keep]]
     gravity = g_video[first][at[keep]]
-    ray = rays(out["kp2d"].astype(np.float64), K)
-    pose2d, scale = normalize_2d(ray[..., :2])
     out.update(
         K_gt=out["K"],
         gravity_gt=out["gravity"],
-        K=K,
-        gravity=gravity,
-        elevation=np.arcsin(np.clip(gravity[:, 2], -1, 1)),
-        rays=ray,
-        pose2d=pose2d,
-        scale2d=scale,
+        **camera_inputs(out["kp2d"].astype(np.float64), K, gravity),
     )
-    return {k: v.astype(np.float32) if v.dtype.kind == "f" else v for k, v in out.items()}
+    return _float32(out)

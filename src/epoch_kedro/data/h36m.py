@@ -25,7 +25,7 @@ import yaml
 
 from epoch_kedro.data.export import CAMERA_FORMAT, camera_from_h36m
 from epoch_kedro.data.formats import DatasetFormatError, format_error, load_npz_objects
-from epoch_kedro.data.schema import FLOAT_DTYPE, INT_DTYPE
+from epoch_kedro.data.schema import FLOAT_DTYPE, INT_DTYPE, concat_rows
 from epoch_kedro.geometry import world_to_camera
 from epoch_kedro.skeleton import H36M32_TO_17, NUM_H36M32_JOINTS, NUM_JOINTS
 
@@ -400,16 +400,6 @@ def _camera_rows(
     }
 
 
-def _concat(chunks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    out = {key: np.concatenate([c[key] for c in chunks]) for key in chunks[0]}
-    for key, value in out.items():
-        if value.dtype.kind == "f":
-            out[key] = value.astype(FLOAT_DTYPE)
-        elif value.dtype.kind in "iu":
-            out[key] = value.astype(INT_DTYPE)
-    return out
-
-
 def load_h36m(
     config: H36MConfig,
     subjects: Sequence[str] | None = None,
@@ -466,7 +456,7 @@ def load_h36m(
                 chunks.append(_camera_rows(pose17, kp2d, cam, frames, labels))
     if not chunks:
         raise DatasetFormatError(f"{path3d}: no sequences for subjects {wanted}")
-    data = _concat(chunks)
+    data = concat_rows(chunks)
     logger.info(
         "Human3.6M: %d samples of %s from %s and %s", len(data["kp2d"]), wanted, path3d, path2d
     )

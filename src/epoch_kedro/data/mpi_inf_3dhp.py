@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from epoch_kedro.data.formats import DatasetFormatError, format_error
-from epoch_kedro.data.schema import FLOAT_DTYPE, INT_DTYPE
+from epoch_kedro.data.schema import INT_DTYPE, concat_rows
 from epoch_kedro.data.synthetic.render import scale_intrinsics
 from epoch_kedro.geometry import camera_to_world, make_K, project_distorted, world_to_camera
 from epoch_kedro.skeleton import NUM_JOINTS
@@ -206,12 +206,7 @@ def load_mpi_inf_3dhp(
     for sequence in wanted:
         stride = frame_stride if isinstance(frame_stride, int) else frame_stride.get(sequence, 1)
         chunks.append(sequence_rows(Path(root), sequence, int(stride)))
-    data = {key: np.concatenate([c[key] for c in chunks]) for key in chunks[0]}
-    for key, value in data.items():
-        if value.dtype.kind == "f":
-            data[key] = value.astype(FLOAT_DTYPE)
-        elif value.dtype.kind in "iu":
-            data[key] = value.astype(INT_DTYPE)
+    data = concat_rows(chunks)
     logger.info(
         "MPI-INF-3DHP: %d valid frames of %s from %s (median reprojection error %.2f px)",
         len(data["kp2d"]),

@@ -64,3 +64,14 @@ def num_samples(data: dict[str, np.ndarray]) -> int:
 def take(data: dict[str, np.ndarray], index: np.ndarray) -> dict[str, np.ndarray]:
     """Rows ``index`` (a boolean mask or integer indices) of every per-sample array."""
     return {key: value[index] for key, value in data.items()}
+
+
+def concat_rows(chunks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Per-sample chunks with the same keys stacked into one dataset, in the schema's dtypes."""
+    out = {key: np.concatenate([c[key] for c in chunks]) for key in chunks[0]}
+    for key, value in out.items():
+        if value.dtype.kind == "f":
+            out[key] = value.astype(FLOAT_DTYPE)
+        elif value.dtype.kind in "iu":
+            out[key] = value.astype(INT_DTYPE)
+    return out
