@@ -1,6 +1,6 @@
 """RegNet throughput: training images/s (forward, losses, backward, step) and inference images/s.
 
-Usage: python benchmarks/bench_regnet.py [--size 64] [--batch 64] [--steps 20]
+Usage: python benchmarks/bench_regnet.py [--size 64] [--stem-stride 2] [--batch 64] [--steps 20]
 Uses CUDA with bf16 autocast and channels-last when available, else the CPU (the same code).
 """
 
@@ -26,6 +26,7 @@ from epoch_kedro.utils.runtime import pick_device
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--stem-stride", type=int, default=2, choices=(2, 4))
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=20)
     args = parser.parse_args()
@@ -38,7 +39,8 @@ def main() -> None:
     images, K = render_dataset(data, rows, RenderConfig(size=args.size))
     batch_all = T.regnet_tensors(split, images, {"sample_id": rows, "K": K})
     model = RegNet(
-        RegNetConfig(image_size=args.size), dataset_statistics(split)["bone_length_mean"]
+        RegNetConfig(image_size=args.size, stem_stride=args.stem_stride),
+        dataset_statistics(split)["bone_length_mean"],
     )
     model = model.to(device).to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)

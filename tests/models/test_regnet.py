@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
+import pytest
 import torch
 
 from epoch_kedro.geometry import project
@@ -64,3 +67,20 @@ def test_integral_regression_finds_a_peaked_heatmap():
     # 32 px image, 8 x 8 heatmap: cell centres at (i + 0.5) * 4 - 0.5 px.
     torch.testing.assert_close(out.kp2d_heat[..., 0], torch.full((2, 17), 21.5))
     torch.testing.assert_close(out.kp2d_heat[..., 1], torch.full((2, 17), 9.5))
+
+
+def test_a_pooled_stem_takes_twice_the_image_at_the_same_feature_sizes():
+    torch.manual_seed(0)
+    pooled = RegNet(replace(CONFIG, image_size=64, stem_stride=4), np.full(16, 0.25)).eval()
+    plain = make_model()
+    assert pooled.backbone.downsample == 2 * plain.backbone.downsample
+    big, small = pooled.backbone(torch.rand(2, 3, 64, 64)), plain.backbone(torch.rand(2, 3, 32, 32))
+    assert [f.shape for f in big] == [f.shape for f in small]
+    out = pooled(torch.rand(2, 3, 64, 64))
+    torch.testing.assert_close(out.kp2d, project(out.pose_cam, out.K), atol=1e-4, rtol=1e-4)
+    assert out.kp2d_heat.shape == (2, 17, 2)
+
+
+def test_rejects_an_unsupported_stem_stride():
+    with pytest.raises(ValueError, match="stem_stride must be 2 or 4, got 3"):
+        RegNet(replace(CONFIG, stem_stride=3), np.full(16, 0.25))

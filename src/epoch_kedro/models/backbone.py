@@ -38,12 +38,20 @@ class Backbone(nn.Module):
     things are: under perspective, position in the image changes how a body projects.
     """
 
-    def __init__(self, widths: tuple[int, ...] = (32, 64, 128, 256), blocks: int = 1) -> None:
+    def __init__(
+        self, widths: tuple[int, ...] = (32, 64, 128, 256), blocks: int = 1, stem_stride: int = 2
+    ) -> None:
         super().__init__()
+        if stem_stride not in (2, 4):
+            raise ValueError(f"stem_stride must be 2 or 4, got {stem_stride}")
+        # Stride 4 (a ResNet-style max-pool after the first convolution) lets a larger image in
+        # at the cost of the smaller one: only the stem's convolution sees the extra pixels.
+        pool = [nn.MaxPool2d(3, 2, 1)] if stem_stride == 4 else []
         self.stem = nn.Sequential(
             nn.Conv2d(5, widths[0], 3, 2, 1, bias=False),
             nn.BatchNorm2d(widths[0]),
             nn.ReLU(inplace=True),
+            *pool,
         )
         stages = []
         for c_in, c_out in itertools.pairwise(widths):
@@ -53,7 +61,7 @@ class Backbone(nn.Module):
             stages.append(nn.Sequential(*layers))
         self.stages = nn.Sequential(*stages)
         self.out_channels = widths[-1]
-        self.downsample = 2 ** len(widths)
+        self.downsample = stem_stride * 2 ** (len(widths) - 1)
 
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
         """Feature maps after the stem and after each stage, finest first."""

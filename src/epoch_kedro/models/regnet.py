@@ -35,6 +35,7 @@ class RegNetConfig:
     image_size: int = 64  # input images are image_size x image_size (the rendered size)
     widths: tuple[int, ...] = (32, 64, 128, 256)
     blocks: int = 1
+    stem_stride: int = 2  # 4: a max-pool after the stem (larger images at the same cost)
     hidden: int = 512
     focal_prior: float = 1.2  # prior mean of focal length / image width
     depth_prior: float = 5.0  # metres: the root depth the depth head is centred on
@@ -77,7 +78,7 @@ class RegNet(nn.Module):
         super().__init__()
         self.config = config
         self.register_buffer("bone_mean", torch.as_tensor(bone_mean, dtype=torch.float32))
-        self.backbone = Backbone(tuple(config.widths), config.blocks)
+        self.backbone = Backbone(tuple(config.widths), config.blocks, config.stem_stride)
         cells = max(config.image_size // self.backbone.downsample, 1) ** 2
         self.neck = nn.Sequential(
             nn.Flatten(),
