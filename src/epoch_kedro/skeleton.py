@@ -74,3 +74,44 @@ def bone_lengths(pose: np.ndarray) -> np.ndarray:
     """Length of each bone: ``(..., 17, 3) -> (..., 16)`` in the pose's units."""
     vec = bone_vectors(pose)
     return (vec**2).sum(-1) ** 0.5
+
+
+#: Rest-pose (arms hanging, legs straight) offsets from each joint's parent, metres, body frame.
+#: Lengths follow the mean Human3.6M bone lengths; the Neck joint sits forward, as the H36M "nose".
+REST_OFFSETS: dict[str, tuple[float, float, float]] = {
+    "Hip": (0.0, 0.0, 0.0),
+    "RHip": (0.132, 0.0, -0.01),
+    "RKnee": (0.0, 0.0, -0.445),
+    "RFoot": (0.0, 0.0, -0.44),
+    "LHip": (-0.132, 0.0, -0.01),
+    "LKnee": (0.0, 0.0, -0.445),
+    "LFoot": (0.0, 0.0, -0.44),
+    "Spine": (0.0, 0.01, 0.232),
+    "Thorax": (0.0, 0.0, 0.255),
+    "Neck": (0.0, 0.07, 0.1),
+    "Head": (0.0, -0.04, 0.11),
+    "LShoulder": (-0.15, -0.01, -0.03),
+    "LElbow": (0.0, 0.0, -0.28),
+    "LWrist": (0.0, 0.0, -0.25),
+    "RShoulder": (0.15, -0.01, -0.03),
+    "RElbow": (0.0, 0.0, -0.28),
+    "RWrist": (0.0, 0.0, -0.25),
+}
+
+
+def reference_offsets() -> np.ndarray:
+    """Mean rest offsets ``(17, 3)`` at the reference height."""
+    return np.array([REST_OFFSETS[name] for name in JOINT_INDEX], dtype=np.float64)
+
+
+def rest_pose() -> np.ndarray:
+    """The mean rest pose ``(17, 3)`` (arms hanging, legs straight), root at the origin, m.
+
+    Body frame: x = the subject's right, y = forward, z = up.
+    """
+    offsets = reference_offsets()
+    pose = np.zeros_like(offsets)
+    for joint, parent in enumerate(PARENTS):  # parents precede their children
+        if parent >= 0:
+            pose[joint] = pose[parent] + offsets[joint]
+    return pose

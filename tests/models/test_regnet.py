@@ -10,7 +10,7 @@ import torch
 
 from epoch_kedro.geometry import project
 from epoch_kedro.models.regnet import RegNet, RegNetConfig
-from epoch_kedro.skeleton import bone_lengths
+from epoch_kedro.skeleton import JOINT_INDEX, bone_lengths, rest_pose
 
 CONFIG = RegNetConfig(image_size=32, widths=(8, 16, 32), hidden=32)
 
@@ -43,6 +43,17 @@ def test_starts_upright_and_facing_the_camera():
     focal = out.K[:, 0, 0] / 32
     torch.testing.assert_close(focal, torch.full((2,), CONFIG.focal_prior), rtol=0.02, atol=0)
     assert torch.all(out.t[:, 2] > 1.0)
+
+
+def test_starts_in_the_rest_pose_whatever_the_seed():
+    """A seed-drawn start pose decided whether RegNet's 3D converged (seed 0) or collapsed."""
+    images = torch.rand(2, 3, 32, 32)
+    poses = [make_model(seed)(images).pose_body for seed in (0, 1)]
+    rest = torch.as_tensor(rest_pose(), dtype=torch.float32)
+    rest = rest * 4.0 / bone_lengths(rest).sum()  # normalised like the model's output
+    for pose in poses:
+        torch.testing.assert_close(pose, rest.expand(2, -1, -1), atol=0.02, rtol=0)
+    assert pose[0, JOINT_INDEX["Head"], 2] > 0 > pose[0, JOINT_INDEX["RFoot"], 2]  # upright
 
 
 def test_gradients_flow_from_the_2d_output_to_the_image_features():

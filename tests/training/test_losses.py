@@ -6,25 +6,21 @@ import numpy as np
 import pytest
 import torch
 
-from epoch_kedro.data.synthetic.body import reference_offsets
-from epoch_kedro.skeleton import JOINT_INDEX, PARENTS
+from epoch_kedro import skeleton
+from epoch_kedro.skeleton import JOINT_INDEX
 from epoch_kedro.training import losses
 
 J = JOINT_INDEX
 
 
 def rest_pose() -> torch.Tensor:
-    """The synthetic reference skeleton standing upright in a camera frame (y down, z forward).
+    """The reference skeleton standing upright in a camera frame (y down, z forward).
 
     Body axes map to the camera as: right -> -x (the person faces the camera, so their right
     is on the image's left), up -> -y, forward -> -z; placed 4 m in front of the camera.
     """
-    offsets = reference_offsets()
-    pos = np.zeros((17, 3))
-    for j in range(1, 17):
-        pos[j] = pos[PARENTS[j]] + offsets[j]
     to_camera = np.array([[-1.0, 0, 0], [0, 0, -1.0], [0, -1.0, 0]])
-    return torch.as_tensor(pos @ to_camera.T + np.array([0.0, 0.0, 4.0]))[None]
+    return torch.as_tensor(skeleton.rest_pose() @ to_camera.T + np.array([0.0, 0.0, 4.0]))[None]
 
 
 UP = torch.tensor([[0.0, -1.0, 0.0]], dtype=torch.float64)

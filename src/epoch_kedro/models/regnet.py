@@ -2,8 +2,9 @@
 
 The network predicts (all from the image alone):
 
-- ``pose_body (B, 17, 3)``: root-relative joints in a body frame (x left, y forward, z up),
-  scaled so the bones sum to the training population's mean (metres, as LiftNet);
+- ``pose_body (B, 17, 3)``: root-relative joints in a body frame (x the person's right,
+  y forward, z up), scaled so the bones sum to the training population's mean (metres, as
+  LiftNet); training starts from the rest pose;
 - ``R (B, 3, 3)``: body -> camera rotation, from a 6D representation;
 - ``t (B, 3)``: the root in camera coordinates, as a depth along the ray of a predicted root
   pixel (so the root's image position is learnt directly);
@@ -25,7 +26,7 @@ from torch import nn
 
 from epoch_kedro.geometry import project, rot6d_to_matrix
 from epoch_kedro.models.backbone import Backbone
-from epoch_kedro.skeleton import NUM_JOINTS, ROOT, bone_lengths
+from epoch_kedro.skeleton import NUM_JOINTS, ROOT, bone_lengths, rest_pose
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,11 @@ class RegNet(nn.Module):
         with torch.no_grad():  # start facing the camera: identity-like 6D, person upright
             start = sum(list(_HEAD.values())[:1])
             self.head.bias[start : start + 6] = torch.tensor([-1.0, 0, 0, 0, 0, -1.0])
-            self.head.bias[: 3 * NUM_JOINTS] = 0.01 * torch.randn(3 * NUM_JOINTS)
+            # ... in the rest pose. A random start pose (scaled up to full size by the bone
+            # normalisation) decided by its seed whether RegNet's 3D converged or collapsed.
+            self.head.bias[: 3 * NUM_JOINTS] = torch.as_tensor(
+                rest_pose(), dtype=torch.float32
+            ).ravel()
 
     def forward(self, images: torch.Tensor) -> RegNetOutput:
         size = images.shape[-1]

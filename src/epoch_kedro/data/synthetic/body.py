@@ -13,32 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from epoch_kedro.geometry import rot_x, rot_y, rot_z
-from epoch_kedro.skeleton import JOINT_INDEX, NUM_JOINTS, PARENTS
+from epoch_kedro.skeleton import JOINT_INDEX, NUM_JOINTS, PARENTS, reference_offsets
 
-#: Reference height (m) of the mean offsets below, the Human3.6M population average.
+#: Reference height (m) of the mean rest offsets (`skeleton.REST_OFFSETS`), the H36M average.
 REFERENCE_HEIGHT = 1.72
-
-#: Rest-pose (arms hanging, legs straight) offsets from each joint's parent, metres, body frame.
-#: Lengths follow the mean Human3.6M bone lengths; the Neck joint sits forward, as the H36M "nose".
-REST_OFFSETS: dict[str, tuple[float, float, float]] = {
-    "Hip": (0.0, 0.0, 0.0),
-    "RHip": (0.132, 0.0, -0.01),
-    "RKnee": (0.0, 0.0, -0.445),
-    "RFoot": (0.0, 0.0, -0.44),
-    "LHip": (-0.132, 0.0, -0.01),
-    "LKnee": (0.0, 0.0, -0.445),
-    "LFoot": (0.0, 0.0, -0.44),
-    "Spine": (0.0, 0.01, 0.232),
-    "Thorax": (0.0, 0.0, 0.255),
-    "Neck": (0.0, 0.07, 0.1),
-    "Head": (0.0, -0.04, 0.11),
-    "LShoulder": (-0.15, -0.01, -0.03),
-    "LElbow": (0.0, 0.0, -0.28),
-    "LWrist": (0.0, 0.0, -0.25),
-    "RShoulder": (0.15, -0.01, -0.03),
-    "RElbow": (0.0, 0.0, -0.28),
-    "RWrist": (0.0, 0.0, -0.25),
-}
 
 #: Height of the ankle ("Foot" joint) above the ground when standing, at reference height.
 ANKLE_HEIGHT = 0.08
@@ -62,11 +40,6 @@ class Subject:
     def ankle_height(self) -> float:
         """Ankle height above the ground when standing, scaled to this subject."""
         return ANKLE_HEIGHT * self.height / REFERENCE_HEIGHT
-
-
-def reference_offsets() -> np.ndarray:
-    """Mean rest offsets ``(17, 3)`` at the reference height."""
-    return np.array([REST_OFFSETS[name] for name in JOINT_INDEX], dtype=np.float64)
 
 
 def sample_subject(
