@@ -26,6 +26,13 @@ from .real_fixtures import with_builtin_cameras, write_h36m, write_npz_dict
 SUBJECTS = {"S1": "S1", "S9": "S11"}
 
 
+def load_error(root, **kwargs) -> str:
+    """The message of the DatasetFormatError that loading ``root`` raises."""
+    with pytest.raises(DatasetFormatError) as info:
+        load_h36m(H36MConfig(root), **kwargs)
+    return str(info.value)
+
+
 @pytest.fixture(scope="module")
 def h36m_data(synthetic_small) -> dict[str, np.ndarray]:
     """The small synthetic people seen by the built-in cameras of S1 and S11 (with distortion)."""
@@ -147,26 +154,20 @@ def test_action_keys_split_into_action_and_sequence() -> None:
 def test_missing_key(h36m_dir, tmp_path) -> None:
     p3, _ = read_dicts(h36m_dir)
     write_npz_dict(tmp_path / "data_3d_h36m.npz", poses=p3)
-    with pytest.raises(DatasetFormatError) as info:
-        load_h36m(H36MConfig(tmp_path))
-    msg = str(info.value)
+    msg = load_error(tmp_path)
     assert "data_3d_h36m.npz" in msg and "missing key 'positions_3d'" in msg and "'poses'" in msg
 
 
 def test_missing_subject_in_3d(h36m_dir, tmp_path) -> None:
     rewrite(h36m_dir, tmp_path)
-    with pytest.raises(DatasetFormatError) as info:
-        load_h36m(H36MConfig(tmp_path), subjects=["S1", "S9"])
-    msg = str(info.value)
+    msg = load_error(tmp_path, subjects=["S1", "S9"])
     assert "data_3d_h36m.npz" in msg and "'positions_3d'" in msg and "'S9' (subject)" in msg
 
 
 def test_missing_subject_in_2d(h36m_dir, tmp_path) -> None:
     _, p2 = read_dicts(h36m_dir)
     rewrite(h36m_dir, tmp_path, positions_2d={"S1": p2["S1"]})
-    with pytest.raises(DatasetFormatError) as info:
-        load_h36m(H36MConfig(tmp_path))
-    msg = str(info.value)
+    msg = load_error(tmp_path)
     assert "data_2d_h36m_gt.npz" in msg and "'positions_2d'" in msg and "'S11' (subject)" in msg
 
 
@@ -175,9 +176,7 @@ def test_wrong_joint_count(h36m_dir, tmp_path) -> None:
     key = next(iter(p3["S1"]))
     p3["S1"][key] = p3["S1"][key][:, list(H36M32_TO_17)]  # 17 joints where 32 are expected
     rewrite(h36m_dir, tmp_path, positions_3d=p3)
-    with pytest.raises(DatasetFormatError) as info:
-        load_h36m(H36MConfig(tmp_path))
-    msg = str(info.value)
+    msg = load_error(tmp_path)
     assert "data_3d_h36m.npz" in msg and f"positions_3d['S1'][{key!r}]" in msg
     assert "shape (T, 32, 3)" in msg and "got shape (12, 17, 3)" in msg
 
@@ -187,9 +186,7 @@ def test_wrong_joint_count_in_2d(h36m_dir, tmp_path) -> None:
     key = next(iter(p2["S11"]))
     p2["S11"][key][2] = np.zeros((12, 16, 2), np.float32)
     rewrite(h36m_dir, tmp_path, positions_2d=p2)
-    with pytest.raises(DatasetFormatError) as info:
-        load_h36m(H36MConfig(tmp_path))
-    msg = str(info.value)
+    msg = load_error(tmp_path)
     assert "data_2d_h36m_gt.npz" in msg and f"positions_2d['S11'][{key!r}][2]" in msg
     assert "shape (T, 17, 2)" in msg and "got shape (12, 16, 2)" in msg
 
@@ -208,9 +205,7 @@ def test_wrong_axis_order(h36m_dir, tmp_path) -> None:
     key = next(iter(p3["S11"]))
     p3["S11"][key] = np.ascontiguousarray(p3["S11"][key].transpose(2, 1, 0))  # (3, 32, T)
     rewrite(h36m_dir, tmp_path, positions_3d=p3)
-    with pytest.raises(DatasetFormatError) as info:
-        load_h36m(H36MConfig(tmp_path))
-    msg = str(info.value)
+    msg = load_error(tmp_path)
     assert "data_3d_h36m.npz" in msg and f"positions_3d['S11'][{key!r}]" in msg
     assert "shape (T, 32, 3)" in msg and "got shape (3, 32, 12)" in msg
     assert "axes in another order" in msg
@@ -220,9 +215,7 @@ def test_truncated_file(h36m_dir, tmp_path) -> None:
     rewrite(h36m_dir, tmp_path)
     path = tmp_path / "data_3d_h36m.npz"
     os.truncate(path, path.stat().st_size // 2)
-    with pytest.raises(DatasetFormatError) as info:
-        load_h36m(H36MConfig(tmp_path))
-    msg = str(info.value)
+    msg = load_error(tmp_path)
     assert "data_3d_h36m.npz" in msg and "truncated" in msg and "'positions_3d'" in msg
 
 

@@ -21,6 +21,13 @@ from .real_fixtures import camera_poses, mat_arrays, write_3dhp, write_mat
 N = 24  # frames per fixture sequence; every 4th is invalid
 
 
+def load_error(root, sequences: list[str]) -> str:
+    """The message of the DatasetFormatError that loading ``sequences`` under ``root`` raises."""
+    with pytest.raises(DatasetFormatError) as info:
+        load_mpi_inf_3dhp(root, sequences)
+    return str(info.value)
+
+
 @pytest.fixture(scope="module", params=[False, True], ids=["row-major", "transposed"])
 def root(request, synthetic_small, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("3dhp")
@@ -91,17 +98,13 @@ def test_missing_key(synthetic_small, tmp_path) -> None:
     arrays = fixture_arrays(synthetic_small)
     del arrays["univ_annot3"]
     path = write_mat(annot_path(tmp_path, "TS1"), arrays)
-    with pytest.raises(DatasetFormatError) as info:
-        load_mpi_inf_3dhp(tmp_path, ["TS1"])
-    msg = str(info.value)
+    msg = load_error(tmp_path, ["TS1"])
     assert str(path) in msg and "missing key 'univ_annot3'" in msg
 
 
 def test_missing_sequence(synthetic_small, tmp_path) -> None:
     write_mat(annot_path(tmp_path, "TS1"), fixture_arrays(synthetic_small))
-    with pytest.raises(DatasetFormatError) as info:
-        load_mpi_inf_3dhp(tmp_path, ["TS1", "TS2"])
-    msg = str(info.value)
+    msg = load_error(tmp_path, ["TS1", "TS2"])
     assert str(annot_path(tmp_path, "TS2")) in msg and "not found" in msg and "annot2" in msg
 
 
@@ -109,9 +112,7 @@ def test_wrong_joint_count(synthetic_small, tmp_path) -> None:
     arrays = fixture_arrays(synthetic_small)
     arrays["annot3"] = arrays["annot3"][:, :, :14]  # the 14-joint subset some exports keep
     path = write_mat(annot_path(tmp_path, "TS1"), arrays)
-    with pytest.raises(DatasetFormatError) as info:
-        load_mpi_inf_3dhp(tmp_path, ["TS1"])
-    msg = str(info.value)
+    msg = load_error(tmp_path, ["TS1"])
     assert str(path) in msg and "key 'annot3'" in msg
     assert "shape (N, 1, 17, 3) or the axis-reversed (3, 17, 1, N) with N = 8" in msg
     assert "got shape (8, 1, 14, 3)" in msg
@@ -121,9 +122,7 @@ def test_wrong_axis_order(synthetic_small, tmp_path) -> None:
     arrays = fixture_arrays(synthetic_small)
     arrays["annot2"] = arrays["annot2"].transpose(0, 2, 1, 3)  # (N, 17, 1, 2): neither layout
     path = write_mat(annot_path(tmp_path, "TS1"), arrays)
-    with pytest.raises(DatasetFormatError) as info:
-        load_mpi_inf_3dhp(tmp_path, ["TS1"])
-    msg = str(info.value)
+    msg = load_error(tmp_path, ["TS1"])
     assert str(path) in msg and "key 'annot2'" in msg
     assert "(N, 1, 17, 2) or the axis-reversed (2, 17, 1, N)" in msg
     assert "got shape (8, 17, 1, 2)" in msg
@@ -142,9 +141,7 @@ def test_frame_count_mismatch(synthetic_small, tmp_path) -> None:
 def test_truncated_file(synthetic_small, tmp_path) -> None:
     path = write_mat(annot_path(tmp_path, "TS1"), fixture_arrays(synthetic_small))
     os.truncate(path, path.stat().st_size // 2)
-    with pytest.raises(DatasetFormatError) as info:
-        load_mpi_inf_3dhp(tmp_path, ["TS1"])
-    msg = str(info.value)
+    msg = load_error(tmp_path, ["TS1"])
     assert str(path) in msg and "truncated" in msg and "valid_frame (N, 1)" in msg
 
 

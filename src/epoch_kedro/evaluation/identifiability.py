@@ -21,6 +21,7 @@ import numpy as np
 from scipy.optimize import least_squares
 from scipy.spatial.transform import Rotation
 
+from epoch_kedro.chain import video_ids
 from epoch_kedro.geometry import project
 
 
@@ -80,8 +81,7 @@ def focal_study(
     """Median relative focal error per frame and per video at 3D noise ``noise_m`` (metres)."""
     grid = np.exp(np.linspace(np.log(0.4), np.log(2.5), 41)) if grid is None else grid
     rng = np.random.default_rng(seed)
-    keys = np.stack([split[k].astype(str) for k in ("subject", "action", "sequence", "camera")])
-    _, video = np.unique(keys.T, axis=0, return_inverse=True)
+    video = video_ids(split)
     chosen = rng.choice(video.max() + 1, size=min(videos, video.max() + 1), replace=False)
     per_frame, per_video = [], []
     for v in chosen:

@@ -1,6 +1,6 @@
 """The ``liftnet`` pipeline."""
 
-from kedro.pipeline import Pipeline, node, pipeline
+from kedro.pipeline import Node, Pipeline, node, pipeline
 
 from epoch_kedro.pipelines.liftnet.nodes import train_lifter
 
@@ -13,6 +13,18 @@ _DATA = [
 ]
 
 
+def _train_node(name: str, override: bool) -> Node:
+    """Train LiftNet ``name`` on ``params:liftnet``, overridden by ``params:<name>`` if asked."""
+    params = ["params:liftnet"] + ([f"params:{name}"] if override else [])
+    return node(
+        train_lifter,
+        inputs=[*_DATA, "flow_model", *params],
+        outputs=[f"{name}_model", f"{name}_history"],
+        name=f"train_{name}",
+        tags=["training"],
+    )
+
+
 def create_pipeline(**kwargs) -> Pipeline:
     """LiftNet on the chain's inputs, plus two models trained on ground-truth 2D + K.
 
@@ -21,26 +33,8 @@ def create_pipeline(**kwargs) -> Pipeline:
     """
     return pipeline(
         [
-            node(
-                train_lifter,
-                inputs=[*_DATA, "flow_model", "params:liftnet"],
-                outputs=["liftnet_model", "liftnet_history"],
-                name="train_liftnet",
-                tags=["training"],
-            ),
-            node(
-                train_lifter,
-                inputs=[*_DATA, "flow_model", "params:liftnet", "params:liftnet_weak"],
-                outputs=["liftnet_weak_model", "liftnet_weak_history"],
-                name="train_liftnet_weak",
-                tags=["training"],
-            ),
-            node(
-                train_lifter,
-                inputs=[*_DATA, "flow_model", "params:liftnet", "params:liftnet_reference"],
-                outputs=["liftnet_reference_model", "liftnet_reference_history"],
-                name="train_liftnet_reference",
-                tags=["training"],
-            ),
+            _train_node("liftnet", override=False),
+            _train_node("liftnet_weak", override=True),
+            _train_node("liftnet_reference", override=True),
         ]
     )
