@@ -1,91 +1,188 @@
-"""RegNet throughput: training images/s (forward, losses, backward, step) and inference images/s.
+"""RegNet and localiser throughput: training images/s and inference images/s.
 
-Usage: python benchmarks/bench_regnet.py [--size 64] [--stem-stride 2] [--batch 64] [--steps 20]
-Uses CUDA with bf16 autocast and channels-last when available, else the CPU (the same code).
+RegNet trains on person crops (``render_crops`` at jittered label boxes, as ingestion cuts
+them) through ``regnet_tensors``: augmentation, forward, 2D + heatmap + prior + flow losses,
+backward, gradient clipping, step. Its inference is ``predict_regnet``. The localiser
+(default ``LocalizerConfig``) trains on 64 px full frames as ``train_localizer`` does; its
+inference is ``localize``. CUDA when available, else the CPU (the same code), channels-last.
+
+``--precision auto`` uses bf16 autocast where ``bf16_supported`` says so (CUDA, or a CPU with
+native bf16): the rule of the training loop with ``amp: true, cpu_amp: true``. Autocast is the
+project's ``utils.runtime.autocast``, around training steps and inference alike.
+
+Usage: python benchmarks/bench_regnet.py [--size 64] [--precision auto] [--stem-stride 2]
+    [--batch 64] [--steps 20] [--images 1024]
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import os
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
+from torch import nn
 
+from epoch_kedro.data.boxes import BoxConfig, boxes_from_keypoints, jitter_boxes
 from epoch_kedro.data.normalize import dataset_statistics, to_model_input
 from epoch_kedro.data.synthetic import SyntheticConfig, generate_synthetic
-from epoch_kedro.data.synthetic.render import RenderConfig, render_dataset
+from epoch_kedro.data.synthetic.render import RenderConfig, render_crops, render_dataset
+from epoch_kedro.inference import localize, predict_regnet
+from epoch_kedro.models.backbone import heatmap_nll
+from epoch_kedro.models.flow import FlowConfig, PoseFlow
+from epoch_kedro.models.localizer import Localizer
 from epoch_kedro.models.regnet import RegNet, RegNetConfig
+from epoch_kedro.training import localizer as L
 from epoch_kedro.training import regnet as T
-from epoch_kedro.utils.runtime import pick_device
+from epoch_kedro.training.loop import LoopConfig
+from epoch_kedro.utils.runtime import autocast, bf16_supported, pick_device
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def train_rate(
+    model: nn.Module,
+    data: dict[str, torch.Tensor],
+    loss_fn: Callable[[dict, torch.Generator], dict[str, torch.Tensor]],
+    args: argparse.Namespace,
+    device: torch.device,
+    bf16: bool,
+) -> float:
+    """Training images/s over ``args.steps`` steps of ``args.batch`` (after one warm-up step)."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    generator = torch.Generator().manual_seed(0)
+    n = len(data["image"])
+    grad_clip = LoopConfig().grad_clip
+    model.train()
+
+    def step(i: int) -> None:
+        idx = (torch.arange(i * args.batch, (i + 1) * args.batch) % n).to(device)
+        batch = {k: v[idx] for k, v in data.items()}
+        with autocast(device, bf16):
+            terms = loss_fn(batch, generator)
+        optimizer.zero_grad(set_to_none=True)
+        terms["total"].backward()
+        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()
+
+    step(0)
+    sync(device)
+    start = time.perf_counter()
+    for i in range(args.steps):
+        step(i + 1)
+    sync(device)
+    return args.steps * args.batch / (time.perf_counter() - start)
+
+
+def infer_rate(run: Callable[[int], object], count: int, device: torch.device, bf16: bool) -> float:
+    """Inference images/s of ``run(count)`` (the first ``count`` images), after a warm-up."""
+    with autocast(device, bf16):
+        run(min(count, 256))
+        sync(device)
+        start = time.perf_counter()
+        run(count)
+        sync(device)
+    return count / (time.perf_counter() - start)
+
+
+def millions(model: nn.Module) -> float:
+    return sum(p.numel() for p in model.parameters()) / 1e6
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--size", type=int, default=64, help="crop size (render.crop_size)")
+    parser.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="auto")
     parser.add_argument("--stem-stride", type=int, default=2, choices=(2, 4))
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--images", type=int, default=1024, help="crops and frames rendered")
     args = parser.parse_args()
     os.environ.setdefault("EPOCH_PROGRESS", "0")
     device = pick_device()
+    supported = bf16_supported(device)
+    bf16 = args.precision == "bf16" or (args.precision == "auto" and supported)
+    if bf16 and not supported:
+        # The autocast helper is a no-op here (bf16 would be emulated, slower than fp32).
+        precision = f"fp32 (bf16 requested, but bf16_supported({device.type}) is False)"
+        bf16 = False
+    else:
+        precision = f"{'bf16 autocast' if bf16 else 'fp32'} (--precision {args.precision})"
+
     data = generate_synthetic(dataclasses.replace(SyntheticConfig(seed=0), subjects=("S1",)))
     data["sample_id"] = np.arange(len(data["kp2d"]))
     split = to_model_input(data)
-    rows = np.arange(0, len(split["kp2d"]), 4)
-    images, K = render_dataset(data, rows, RenderConfig(size=args.size))
-    batch_all = T.regnet_tensors(split, images, {"sample_id": rows, "K": K})
+    stats = dataset_statistics(split)
+    stride = max(len(data["kp2d"]) // args.images, 1)
+    rows = np.arange(0, len(data["kp2d"]), stride)[: args.images]  # ascending sample ids
+    image_size = split["image_size"][rows]
+
+    # RegNet: crops at the label boxes, jittered as ingestion's training crops are.
+    box_config, render_config = BoxConfig(), RenderConfig(size=args.size)
+    labels = boxes_from_keypoints(data["kp2d"][rows], data["visible"][rows], box_config)
+    boxes = jitter_boxes(labels, rows, render_config.seed, box_config)
+    crops = render_crops(data, rows, boxes, render_config)
+    crop_set = T.ImageSet(crops, {"sample_id": rows, "box": boxes.astype(np.float32)})
+    regnet_data = {k: v.to(device) for k, v in T.regnet_tensors(split, crop_set).items()}
     model = RegNet(
         RegNetConfig(image_size=args.size, stem_stride=args.stem_stride),
-        dataset_statistics(split)["bone_length_mean"],
+        stats["bone_length_mean"],
     )
     model = model.to(device).to(memory_format=torch.channels_last)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    generator = torch.Generator().manual_seed(0)
-    n = len(batch_all["image"])
-    autocast = (
-        torch.autocast("cuda", dtype=torch.bfloat16)
-        if device.type == "cuda"
-        else contextlib.nullcontext()
+    flow = PoseFlow(
+        FlowConfig(), stats["pose2d_mean"], stats["pca_components"], stats["pca_variance"]
+    )
+    flow = T.freeze(flow.to(device))
+    weights, augment = T.RegNetLossWeights(), T.AugmentConfig()
+
+    def regnet_loss(batch, generator):
+        batch = T.augment(batch, generator, augment)
+        return T.regnet_terms(model, flow, batch, generator, weights)
+
+    regnet_train = train_rate(model, regnet_data, regnet_loss, args, device, bf16)
+    regnet_infer = infer_rate(
+        lambda n: predict_regnet(model, crops[:n], boxes[:n], image_size[:n]),
+        len(crops),
+        device,
+        bf16,
     )
 
-    def step(i: int) -> None:
-        idx = torch.arange(i * args.batch, (i + 1) * args.batch) % n
-        batch = {k: v[idx].to(device) for k, v in batch_all.items()}
-        with autocast:
-            terms = T.regnet_terms(
-                model,
-                None,
-                T.augment(batch, generator, T.AugmentConfig()),
-                generator,
-                T.RegNetLossWeights(flow=0),
-            )
-        optimizer.zero_grad()
-        terms["total"].backward()
-        optimizer.step()
+    # The localiser: default config, full frames at its image size.
+    loc_config, frame_augment = L.LocalizerTrainingConfig(), L.FrameAugment()
+    loc_size = loc_config.model.image_size
+    frames, _ = render_dataset(data, rows, RenderConfig(size=loc_size))
+    frame_set = T.ImageSet(frames, {"sample_id": rows})
+    frame_data = {k: v.to(device) for k, v in L.frame_tensors(split, frame_set).items()}
+    localizer = Localizer(loc_config.model).to(device).to(memory_format=torch.channels_last)
 
-    step(0)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for i in range(args.steps):
-        step(i + 1)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    train_rate = args.steps * args.batch / (time.perf_counter() - start)
-    start = time.perf_counter()
-    T.predict(model, images, batch_size=256)
-    infer_rate = len(images) / (time.perf_counter() - start)
-    params = sum(p.numel() for p in model.parameters()) / 1e6
-    print(f"device: {device}, torch threads: {torch.get_num_threads()}, {args.size} px images")
+    def localizer_loss(batch, generator):
+        batch = L.augment(batch, generator, frame_augment)
+        pred, heatmap = localizer(batch["image"])
+        kp2d = T.masked_l1(pred, batch["kp2d"], batch["visible"], loc_size)
+        heat = heatmap_nll(heatmap, batch["kp2d"], batch["visible"], loc_size)
+        return {"total": kp2d + loc_config.heatmap_weight * heat}
+
+    loc_train = train_rate(localizer, frame_data, localizer_loss, args, device, bf16)
+    loc_infer = infer_rate(lambda n: localize(localizer, frames[:n]), len(frames), device, bf16)
+
+    print(f"device: {device}, torch threads: {torch.get_num_threads()}, precision: {precision}")
     print(
-        f"RegNet ({params:.2f} M parameters) training: {train_rate:,.0f} images/s "
-        f"(batch {args.batch})"
+        f"RegNet ({millions(model):.2f} M parameters, {args.size} px crops, "
+        f"stem stride {args.stem_stride}): training {regnet_train:,.0f} images/s "
+        f"(batch {args.batch}, {args.steps} steps; flow prior {millions(flow):.2f} M, frozen), "
+        f"inference {regnet_infer:,.0f} images/s ({len(crops)} crops)"
     )
-    print(f"RegNet inference: {infer_rate:,.0f} images/s")
+    print(
+        f"Localiser ({millions(localizer):.2f} M parameters, {loc_size} px full frames): "
+        f"training {loc_train:,.0f} images/s (batch {args.batch}, {args.steps} steps), "
+        f"inference {loc_infer:,.0f} images/s ({len(frames)} frames)"
+    )
 
 
 if __name__ == "__main__":

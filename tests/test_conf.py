@@ -18,14 +18,19 @@ def parameters(env: str) -> dict:
 
 
 @pytest.mark.parametrize("env", ["local", "smoke", "paper"])
-def test_render_size_matches_regnet_input(env):
+def test_image_sizes_match_the_networks_inputs(env):
     params = parameters(env)
-    assert params["render"]["size"] == params["regnet"]["model"]["image_size"]
+    # RegNet reads person crops; the localiser the resized full frames.
+    assert params["render"]["crop_size"] == params["regnet"]["model"]["image_size"]
+    assert params["render"]["size"] == params["localizer"]["model"]["image_size"]
+    assert params["generate_inputs"]["boxes"] in ("found", "label")
+    assert "depth_prior" not in params["regnet"]["model"]
 
 
 def test_paper_profile_is_larger_than_the_default():
     base, paper = parameters("local"), parameters("paper")
     assert paper["render"]["size"] > base["render"]["size"]
+    assert paper["render"]["crop_size"] > base["render"]["crop_size"]
     assert paper["regnet"]["loop"]["epochs"] > base["regnet"]["loop"]["epochs"]
     assert len(paper["regnet"]["model"]["widths"]) > len(base["regnet"]["model"]["widths"])
     assert paper["liftnet"]["model"]["width"] > base["liftnet"]["model"]["width"]
@@ -38,3 +43,25 @@ def test_default_chain_trains_liftnet_on_regnet_inputs():
     assert params["liftnet"]["train_inputs"] == "regnet_camera"
     assert params["liftnet_weak"]["train_inputs"] == "ground_truth"
     assert params["liftnet_reference"]["train_inputs"] == "ground_truth"
+
+
+@pytest.mark.parametrize("env", ["local", "smoke", "paper"])
+def test_every_profile_builds_the_localizer_regnet_and_chain_settings(env):
+    from epoch_kedro.chain import ChainSettings
+    from epoch_kedro.data.crops import box_config, crop_config
+    from epoch_kedro.training import localizer, regnet
+    from epoch_kedro.utils.config import from_params
+
+    params = parameters(env)
+    run_keys = ("resume", "checkpoint_dir", "torch_threads")
+
+    def model_params(name):
+        return {k: v for k, v in params[name].items() if k not in run_keys}
+
+    regnet_config = regnet.training_config(model_params("regnet"))
+    localizer_config = localizer.training_config(model_params("localizer"))
+    assert regnet_config.model.image_size == crop_config(params["render"]).size
+    assert localizer_config.model.image_size == params["render"]["size"]
+    assert box_config(params["render"]).margin > 1
+    settings = from_params(ChainSettings, params["generate_inputs"], "generate_inputs")
+    assert settings.boxes == "found" and settings.refine >= 0

@@ -569,3 +569,33 @@ def test_resizing_an_image_moves_pixels_and_intrinsics_alike():
     )
     torch_K = g.resize_intrinsics(torch.as_tensor(K), torch.as_tensor(scale))
     np.testing.assert_allclose(torch_K.numpy(), g.resize_intrinsics(K, scale), atol=1e-12)
+
+
+def test_a_crop_is_a_pinhole_camera_with_exact_intrinsics():
+    rng = np.random.default_rng(5)
+    K = g.make_K(rng.uniform(500, 2000, 4), rng.uniform(500, 2000, 4), 500.0, 480.0)
+    boxes = np.column_stack([rng.uniform(200, 800, (4, 2)), rng.uniform(50, 600, 4)])
+    X = rng.normal(size=(4, 17, 3)) + np.array([0.0, 0.0, 5.0])
+    crop = 96
+    u_crop = g.project(X, g.crop_intrinsics(K, boxes, crop))
+    np.testing.assert_allclose(u_crop, g.crop_pixels(g.project(X, K), boxes, crop), atol=1e-9)
+    np.testing.assert_allclose(g.uncrop_pixels(u_crop, boxes, crop), g.project(X, K), atol=1e-9)
+    # By hand: the box's left edge is the crop's pixel edge -0.5; its centre the crop's centre.
+    edge = boxes[:, None, :2] - boxes[:, None, 2:] / 2
+    np.testing.assert_allclose(g.crop_pixels(edge, boxes, crop), -0.5, atol=1e-12)
+    np.testing.assert_allclose(
+        g.crop_pixels(boxes[:, None, :2], boxes, crop), (crop - 1) / 2, atol=1e-12
+    )
+    torch_K = g.crop_intrinsics(torch.as_tensor(K), torch.as_tensor(boxes), crop)
+    np.testing.assert_allclose(torch_K.numpy(), g.crop_intrinsics(K, boxes, crop), atol=1e-12)
+
+
+def test_a_crop_of_the_whole_frame_is_a_resize():
+    K = g.make_K(1000.0, 1000.0, 512.0, 500.0)
+    W = 1000
+    whole = np.array([(W - 1) / 2, (W - 1) / 2, W])
+    np.testing.assert_allclose(
+        g.crop_intrinsics(K, whole, 64),
+        g.resize_intrinsics(K, np.array([64 / W, 64 / W])),
+        atol=1e-12,
+    )

@@ -1,27 +1,38 @@
 """The EPOCH chain: RegNet's 2D pose and camera become LiftNet's inputs ("camera in the loop").
 
-:func:`generate_inputs` runs RegNet on the rendered frames of a split and returns a model-input
-split (same fields as :mod:`epoch_kedro.data.normalize` produces) whose 2D pose, K, rays and
-gravity are RegNet's; the ground truth stays beside them as ``*_gt`` fields (for evaluation and
+:func:`generate_inputs` finds each frame's person box, runs RegNet on its crop and returns a
+model-input split (the fields :mod:`epoch_kedro.data.normalize` writes) whose 2D pose, K, rays
+and gravity are RegNet's; the ground truth stays beside them as ``*_gt`` fields (for evaluation and
 monitoring only) so LiftNet trains and evaluates on these splits unchanged.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from epoch_kedro.data.boxes import DEFAULT_BOX, BoxConfig, boxes_from_keypoints
 from epoch_kedro.data.normalize import normalize_2d
-from epoch_kedro.geometry import rays, resize_intrinsics
+from epoch_kedro.data.schema import join_keys
+from epoch_kedro.geometry import rays
+from epoch_kedro.inference import (
+    CropFn,
+    find_boxes,
+    regnet_on_boxes,
+)
+from epoch_kedro.models.localizer import Localizer
 from epoch_kedro.models.regnet import RegNet
-from epoch_kedro.skeleton import FLIP_PERMUTATION
-from epoch_kedro.training.regnet import ImageSet, from_image_pixels, image_rows, predict
+from epoch_kedro.training.regnet import ImageSet, image_rows
 
-#: Confidence of a joint falls to 1/e when the flip test disagrees by this share of the image.
+#: Confidence of a joint falls to 1/e when the flip test disagrees by this share of the box.
 CONFIDENCE_SCALE = 0.05
 
 #: Fields that name one video: within it the camera does not move and keeps its intrinsics.
 VIDEO_KEYS = ("subject", "action", "sequence", "camera")
 CAMERA_POOLING = ("frame", "video")
+#: Where RegNet's boxes come from: the image alone (the localiser), or the 2D labels.
+BOX_SOURCES = ("found", "label")
 
 
 #: The LiftNet input fields that follow from a 2D pose and a camera (see :func:`camera_inputs`).
@@ -48,13 +59,7 @@ def _float32(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def video_keys(split: dict[str, np.ndarray]) -> np.ndarray:
     """A string per sample naming its video (the ``VIDEO_KEYS`` present in the split): ``(N,)``."""
-    keys = [np.asarray(split[k]).astype(str) for k in VIDEO_KEYS if k in split]
-    if not keys:
-        return np.full(len(next(iter(split.values()))), "video")
-    joined = np.char.add(keys[0], "")
-    for key in keys[1:]:
-        joined = np.char.add(np.char.add(joined, "|"), key)
-    return joined
+    return join_keys(split, VIDEO_KEYS)
 
 
 def video_ids(split: dict[str, np.ndarray]) -> np.ndarray:
@@ -81,57 +86,91 @@ def pool_camera(
     return K, gravity
 
 
-def flip_confidence(
-    model: RegNet, images: np.ndarray, kp2d: np.ndarray, batch_size: int = 256
-) -> np.ndarray:
-    """Per-joint confidence ``(M, 17)`` in (0, 1] from agreement with the mirrored image."""
-    size = images.shape[1]
-    mirrored = predict(model, np.ascontiguousarray(images[:, :, ::-1]), batch_size)["kp2d_heat"]
-    back = mirrored[:, list(FLIP_PERMUTATION)].copy()
-    back[..., 0] = size - 1 - back[..., 0]
-    gap = np.linalg.norm(back - kp2d, axis=-1) / (CONFIDENCE_SCALE * size)
+def flip_confidence(pred: dict[str, np.ndarray], boxes: np.ndarray) -> np.ndarray:
+    """Per-joint confidence ``(M, 17)`` in (0, 1] from the flip test's two 2D estimates."""
+    gap = np.linalg.norm(pred["kp2d_heat_single"] - pred["kp2d_heat_mirrored"], axis=-1)
+    gap = gap / (CONFIDENCE_SCALE * boxes[:, 2:3])
     return np.exp(-(gap**2)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class ChainSettings:
+    """How RegNet is run on a split's frames (the ``generate_inputs`` parameters)."""
+
+    boxes: str = "found"  # found: from the image alone (the localiser); label: from the 2D labels
+    refine: int = 1  # passes that redraw the box around RegNet's own 2D
+    batch_size: int = 256
+    camera_pooling: str = "video"
+
+
+def _boxes(split, rows, frames, img_rows, localizer, settings, box_config) -> np.ndarray:
+    image_size = split["image_size"][rows]
+    if settings.boxes == "label":
+        return boxes_from_keypoints(
+            split["kp2d_observed"][rows], split["visible"][rows], box_config
+        )
+    images = frames.images[img_rows]
+    return find_boxes(localizer, images, image_size, box_config, settings.batch_size)
 
 
 def generate_inputs(
     split: dict[str, np.ndarray],
-    image_set: ImageSet,
+    frames: ImageSet,
+    crop_fn: CropFn,
+    localizer: Localizer | None,
     model: RegNet,
-    batch_size: int = 256,
-    camera_pooling: str = "video",
+    settings: ChainSettings = ChainSettings(),
+    box_config: BoxConfig = DEFAULT_BOX,
 ) -> dict[str, np.ndarray]:
-    """The split's rendered frames with RegNet's 2D pose, K and gravity as LiftNet inputs.
+    """The split's frames with images, with RegNet's 2D pose, K and gravity as LiftNet inputs.
 
-    ``camera_pooling="video"`` gives every frame of a video the pooled camera
-    (:func:`pool_camera`); ``"frame"`` keeps each frame's own estimate. Both are stored:
-    ``K_frame``/``gravity_frame`` always hold the per-frame estimates.
+    Boxes come from the localiser on the full frame (``settings.boxes="found"``) or from the
+    2D labels (``"label"``, the usual Human3.6M protocol); RegNet reads the crops that
+    ``crop_fn`` cuts at them. ``camera_pooling="video"`` gives every frame of a video the
+    pooled camera (:func:`pool_camera`); ``"frame"`` keeps each frame's own estimate. Both
+    are stored: ``K_frame``/``gravity_frame`` always hold the per-frame estimates; ``box`` is
+    the box RegNet read last.
     """
-    if camera_pooling not in CAMERA_POOLING:
+    if settings.camera_pooling not in CAMERA_POOLING:
         raise ValueError(
-            f"generate_inputs.camera_pooling={camera_pooling!r}; choose one of {CAMERA_POOLING}"
+            f"generate_inputs.camera_pooling={settings.camera_pooling!r}; "
+            f"choose one of {CAMERA_POOLING}"
         )
-    rows, img_rows = image_rows(split, image_set.index)
-    images = image_set.images[img_rows]
-    size = images.shape[1]
-    pred = predict(model, images, batch_size)
+    if settings.boxes not in BOX_SOURCES:
+        raise ValueError(f"generate_inputs.boxes={settings.boxes!r}; choose one of {BOX_SOURCES}")
+    rows, img_rows = image_rows(split, frames.index)
     image_size = split["image_size"][rows]
-    # The integral-regression 2D is RegNet's sharpest 2D estimate; the camera comes from its
-    # projection branch.
-    kp2d = from_image_pixels(pred["kp2d_heat"], image_size, size)
-    K = resize_intrinsics(pred["K"].astype(np.float64), image_size.astype(np.float64) / size)
+    boxes = _boxes(split, rows, frames, img_rows, localizer, settings, box_config)
+    pred, boxes = regnet_on_boxes(
+        model,
+        crop_fn,
+        split["sample_id"][rows],
+        boxes,
+        image_size,
+        refine=settings.refine,
+        config=box_config,
+        batch_size=settings.batch_size,
+        frames=frames.images[img_rows] if model.context is not None else None,
+    )
+    # The integral-regression 2D (flip-test average) is RegNet's sharpest 2D estimate; the
+    # camera comes from its projection branch.
+    kp2d = pred["kp2d_heat"].astype(np.float64)
+    K = pred["K"].astype(np.float64)
     gravity = pred["gravity"] / np.linalg.norm(pred["gravity"], axis=-1, keepdims=True)
     out = {key: value[rows] for key, value in split.items()}
     frame_camera = {"K_frame": K, "gravity_frame": gravity}
-    if camera_pooling == "video":
+    if settings.camera_pooling == "video":
         K, gravity = pool_camera(K, gravity, video_ids(out))
     for key in ("kp2d", *CAMERA_INPUTS):
         out[f"{key}_gt"] = out[key]
+    confidence = flip_confidence(pred, boxes)
     out.update(
         kp2d=kp2d,
         **camera_inputs(kp2d, K, gravity),
         pose3d_regnet=pred["pose_cam"],
         **frame_camera,
-        confidence=flip_confidence(model, images, pred["kp2d_heat"], batch_size),
+        box=boxes,
+        confidence=confidence,
     )
     return _float32(out)
 

@@ -247,6 +247,43 @@ def resize_intrinsics(K: Array, scale: Array) -> Array:
     return xp.concatenate([out[..., :2], out[..., 2:] + offset[..., :, None]], -1)
 
 
+def crop_pixels(u: Array, boxes: Array, crop_size: int) -> Array:
+    """Full-frame pixels -> pixels of square crops: u (..., J, 2), boxes (..., 3) -> (..., J, 2).
+
+    A box is ``(cx, cy, b)``: its centre and side in full-frame pixels. The crop covers the
+    continuous frame range ``[c - b/2, c + b/2]`` and is resampled to ``crop_size`` pixels, with
+    the pixel-centre convention of :func:`resize_pixels` (a box of the whole frame is a resize).
+    """
+    _, (u, boxes) = _arrays(u, boxes)
+    _check(boxes, "boxes", 3)
+    side = boxes[..., None, 2:3]
+    return (u - boxes[..., None, :2] + 0.5 * side) * (crop_size / side) - 0.5
+
+
+def uncrop_pixels(u: Array, boxes: Array, crop_size: int) -> Array:
+    """Crop pixels -> full-frame pixels (the inverse of :func:`crop_pixels`)."""
+    _, (u, boxes) = _arrays(u, boxes)
+    _check(boxes, "boxes", 3)
+    side = boxes[..., None, 2:3]
+    return (u + 0.5) * (side / crop_size) + boxes[..., None, :2] - 0.5 * side
+
+
+def crop_intrinsics(K: Array, boxes: Array, crop_size: int) -> Array:
+    """Intrinsics of square crops: ``K_crop = A K`` with ``A`` the map of :func:`crop_pixels`.
+
+    A crop of a pinhole image is itself a pinhole camera: the focal length scales by
+    ``crop_size / b`` and the principal point shifts with the box. K (..., 3, 3), boxes (..., 3).
+    """
+    xp, (K, boxes) = _arrays(K, boxes)
+    _check(K, "K", 3, 3)
+    _check(boxes, "boxes", 3)
+    s = crop_size / boxes[..., 2]
+    shift = -(boxes[..., :2] - 0.5 * boxes[..., 2:3]) * s[..., None] - 0.5
+    zero, one = xp.zeros_like(s), xp.ones_like(s)
+    A = _matrix([[s, zero, shift[..., 0]], [zero, s, shift[..., 1]], [zero, zero, one]])
+    return A @ K
+
+
 def rays(u: Array, K: Array) -> Array:
     """Viewing rays K^-1 [u, 1]: u (..., J, 2) pixels, K (..., 3, 3) -> (..., J, 3), z == 1."""
     xp, (u, K) = _arrays(u, K)

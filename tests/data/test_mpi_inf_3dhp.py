@@ -86,6 +86,46 @@ def test_images_are_read_and_resized(root, tmp_path) -> None:
         read_images(tmp_path, data, np.arange(3), 32)
 
 
+def test_crops_are_cut_at_full_frame_boxes(root, tmp_path) -> None:
+    data = load_mpi_inf_3dhp(root, ["TS1"])
+    pictures = tmp_path / "TS1" / "imageSequence"
+    pictures.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for frame in data["frame"][:2]:
+        pixels = rng.integers(0, 256, (200, 240, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(pictures / f"img_{frame + 1:06d}.jpg", quality=95)
+    with Image.open(pictures / f"img_{data['frame'][0] + 1:06d}.jpg") as image:
+        decoded = np.asarray(image.convert("RGB")).astype(float)
+    # Pixel centres sit at integer coordinates: a box of side 32 centred at (99.5, 79.5) spans
+    # [83.5, 115.5] x [63.5, 95.5], exactly frame pixels 84..115 x 64..95.
+    boxes = np.array([[99.5, 79.5, 32.0]] * 2)
+    crops = mpi_inf_3dhp.read_crops(tmp_path, data, np.array([0, 1]), boxes, 32)
+    assert crops.shape == (2, 32, 32, 3) and crops.dtype == np.uint8
+    np.testing.assert_allclose(crops[0], decoded[64:96, 84:116], atol=1)
+    assert np.abs(crops[1] - decoded[64:96, 84:116]).mean() > 20  # another frame's picture
+
+    def quads(region):  # the mean of each 2 x 2 block
+        return (region[::2, ::2] + region[1::2, ::2] + region[::2, 1::2] + region[1::2, 1::2]) / 4
+
+    # Half a pixel further, each crop pixel sits between four frame pixels.
+    moved = mpi_inf_3dhp.read_crops(tmp_path, data, np.array([0]), np.array([[100, 80, 32]]), 32)
+    shifted = (
+        decoded[64:96, 84:116]
+        + decoded[65:97, 84:116]
+        + decoded[64:96, 85:117]
+        + decoded[65:97, 85:117]
+    ) / 4
+    np.testing.assert_allclose(moved[0], shifted, atol=1.5)
+    # Twice the side at the same size: the mean of each 2 x 2 block.
+    half = mpi_inf_3dhp.read_crops(tmp_path, data, np.array([0]), np.array([[99.5, 79.5, 64]]), 32)
+    np.testing.assert_allclose(half[0], quads(decoded[48:112, 68:132]), atol=1.5)
+    # What lies outside the frame is black: the right half of a box on the right edge.
+    edge = mpi_inf_3dhp.read_crops(tmp_path, data, np.array([0]), np.array([[239.5, 100, 32]]), 32)
+    assert edge[0, :, 17:].max() == 0 and edge[0, :, :15].mean() > 60
+    with pytest.raises(DatasetFormatError, match=r"img_000003\.jpg: image of valid frame 2"):
+        mpi_inf_3dhp.read_crops(tmp_path, data, np.arange(3), np.array([[100, 80, 32]] * 3), 32)
+
+
 # ---- malformed files: each error names the file, the key and the expected shape -----------
 
 

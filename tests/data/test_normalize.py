@@ -15,7 +15,7 @@ from epoch_kedro.data.normalize import (
 from epoch_kedro.geometry import project, project_distorted, world_to_camera
 from epoch_kedro.skeleton import ROOT, bone_lengths
 
-#: Human3.6M camera 54138969's lens (DATA_FORMATS.md).
+#: Human3.6M camera 54138969's lens (published with the dataset).
 H36M_DIST = np.array(
     [
         -0.20709891617298126,

@@ -112,8 +112,10 @@ def test_h36m_layout_matches_the_synthetic_run(runs) -> None:
 def test_no_images_skips_regnet_and_says_so(runs) -> None:
     h36m, log = runs["h36m"], runs["logs"]["h36m"]
     assert "RegNet skipped" in log and "generate_inputs skipped" in log
+    assert "Localiser skipped" in log
     assert "LiftNet trains on ground-truth 2D + K instead" in log
-    for section in ("regnet", "liftnet_regnet", "liftnet_gt_rendered_frames"):
+    sections = ("regnet", "regnet_label_boxes", "liftnet_regnet", "liftnet_gt_rendered_frames")
+    for section in sections:
         assert section not in h36m
         assert "dataset.kind=h36m provided no images" in h36m["sections_omitted"][section]
 

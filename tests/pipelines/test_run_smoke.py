@@ -64,6 +64,7 @@ def test_full_run_writes_every_artifact(smoke_run):
     metrics = json.loads((data / "08_reporting/metrics.json").read_text())
     chain = (
         "liftnet_regnet",
+        "liftnet_regnet_label_boxes",
         "liftnet_regnet_2d_true_camera",
         "liftnet_true_2d_regnet_camera",
         "liftnet_gt_rendered_frames",
@@ -88,16 +89,36 @@ def test_full_run_writes_every_artifact(smoke_run):
     ):
         assert key in regnet, key
     assert regnet["frames"] == 12 * 4 * 2  # smoke: every 2nd of 8 frames, 2 cameras, 12 actions
+    by_type = regnet["by_camera_type"]
+    assert set(by_type) == {"rig", "wild"}
+    assert by_type["rig"]["frames"] + by_type["wild"]["frames"] == regnet["frames"]
+    # The same test frames with boxes from the 2D labels (the usual Human3.6M protocol).
+    label_boxes = metrics["regnet_label_boxes"]
+    assert label_boxes["frames"] == regnet["frames"]
+    assert {"px_error", "pck2d_005", "focal_rel_err", "pose3d"} <= label_boxes.keys()
     for rel in (
         "06_models/flow.pt",
         "06_models/liftnet.pt",
         "06_models/liftnet_weak.pt",
+        "06_models/localizer.pt",
         "06_models/regnet.pt",
         "07_model_output/regnet_inputs_test.npz",
+        "07_model_output/regnet_inputs_test_label_boxes.npz",
         "02_intermediate/images.npy",
+        "02_intermediate/crops.npy",
+        "02_intermediate/crop_index.npz",
         "08_reporting/training/liftnet.json",
+        "08_reporting/training/localizer.json",
     ):
         assert (data / rel).is_file(), rel
+    # RegNet trained on person crops of every rendered frame, at render.crop_size.
+    crops = np.load(data / "02_intermediate/crops.npy", mmap_mode="r")
+    crop_index = NpzDataset(filepath=str(data / "02_intermediate/crop_index.npz")).load()
+    images = np.load(data / "02_intermediate/images.npy", mmap_mode="r")
+    assert crops.shape == (len(images), 32, 32, 3)
+    assert crop_index["box"].shape == (len(images), 3)
+    generated = NpzDataset(filepath=str(data / "07_model_output/regnet_inputs_test.npz")).load()
+    assert generated["box"].shape == (regnet["frames"], 3)
     train = NpzDataset(filepath=str(data / "05_model_input/train.npz")).load()
     assert train["rays"].shape == (192, 17, 3)
     assert np.isfinite(train["pose2d"]).all()

@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from epoch_kedro.geometry import crop_pixels
 from epoch_kedro.reporting import figures as F
+from epoch_kedro.reporting import predictions as P
 from epoch_kedro.reporting.html import png_base64
 from epoch_kedro.reporting.report import ReportConfig, build_figures, report_page
 from epoch_kedro.reporting.tables import (
@@ -65,8 +67,10 @@ def _predictions(rendered: bool) -> dict[str, np.ndarray]:
         "rendered_elevation_pred_deg": np.full(m, 10.0),
         "rendered_elevation_gt_deg": np.full(m, 12.0),
         "overlay_image": np.zeros((min(m, 3), 16, 16, 3), np.uint8),
-        "overlay_kp2d": rng.uniform(0, 15, (min(m, 3), 17, 2)),
-        "overlay_kp2d_gt": rng.uniform(0, 15, (min(m, 3), 17, 2)),
+        "overlay_box": np.tile([2.0, 1.0, 12.0, 11.0], (min(m, 3), 1)),  # x0, y0, x1, y1
+        "overlay_crop": np.zeros((min(m, 3), 24, 24, 3), np.uint8),
+        "overlay_kp2d": rng.uniform(0, 23, (min(m, 3), 17, 2)),
+        "overlay_kp2d_gt": rng.uniform(0, 23, (min(m, 3), 17, 2)),
         "overlay_px_error": np.full(min(m, 3), 40.0),
     }
 
@@ -135,3 +139,58 @@ def test_report_page_is_self_contained_and_says_what_is_missing(rendered):
 def test_placeholder_and_figures_render_to_png():
     assert png_base64(F.not_available("RegNet overlays", "no images")).startswith("iVBOR")
     assert png_base64(F.training_curves(_curves())).startswith("iVBOR")
+
+
+def test_box_and_crop_overlays_pair_each_frame_with_its_crop():
+    p = _predictions(rendered=True)
+    fig = F.box_and_crop_overlays(
+        p["overlay_image"],
+        p["overlay_box"],
+        p["overlay_crop"],
+        p["overlay_kp2d"],
+        p["overlay_kp2d_gt"],
+        ["a", "b", "c"],
+    )
+    axes = fig.get_axes()
+    assert len(axes) == 2 * 3  # frame and crop per sample
+    frame, crop = axes[0], axes[1]
+    box = frame.get_lines()[0]
+    np.testing.assert_allclose(box.get_xdata(), [2, 12, 12, 2, 2])
+    np.testing.assert_allclose(box.get_ydata(), [1, 1, 11, 11, 1])
+    assert frame.get_xlim() == (-0.5, 15.5) and crop.get_xlim() == (-0.5, 23.5)
+    assert crop.get_title() == "a"
+    assert png_base64(fig).startswith("iVBOR")
+
+
+def test_overlay_samples_show_the_found_box_and_its_crop():
+    n = 10
+    rng = np.random.default_rng(0)
+    generated = {
+        "sample_id": np.arange(n) * 3,
+        "image_size": np.tile([1000, 500], (n, 1)),
+        "box": np.tile([500.0, 250.0, 200.0], (n, 1)),
+        "kp2d": rng.uniform(420, 580, (n, 17, 2)),
+        "kp2d_gt": rng.uniform(420, 580, (n, 17, 2)),
+    }
+    images = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+    index = {"sample_id": generated["sample_id"]}
+    calls = []
+
+    def crop_fn(rows, boxes):
+        calls.append((rows, boxes))
+        return np.zeros((len(rows), 48, 48, 3), np.uint8)
+
+    out = P.overlay_samples(generated, images, index, 4, crop_fn, 48)
+    picked = out["overlay_sample_id"]
+    assert len(picked) == 4 and picked[0] == 0 and picked[-1] == 27  # evenly spread
+    np.testing.assert_array_equal(calls[0][0], picked)
+    np.testing.assert_array_equal(out["overlay_image"], images[picked // 3])
+    # Box corners (400, 150) and (600, 350) in the 32 px frame (x 0.032, y 0.064).
+    np.testing.assert_allclose(out["overlay_box"][0], [12.316, 9.132, 18.716, 21.932], atol=1e-4)
+    rows = picked // 3
+    np.testing.assert_allclose(
+        out["overlay_kp2d"], crop_pixels(generated["kp2d"][rows], generated["box"][rows], 48)
+    )
+    assert out["overlay_crop"].shape == (4, 48, 48, 3)
+    blank = P.overlay_samples(generated, images, index, 4, None, 40)
+    assert blank["overlay_crop"].shape == (4, 40, 40, 3) and not blank["overlay_crop"].any()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 
 from epoch_kedro.training.loop import LoopConfig, fit
@@ -22,3 +24,22 @@ def test_non_finite_batches_are_skipped_and_counted():
     result = fit(model, data, loss_fn, lambda m: {}, LoopConfig(epochs=2, batch_size=16))
     assert sum(h["skipped_batches"] for h in result.history) == 1
     assert all(torch.isfinite(v).all() for v in result.best_state.values())
+
+
+def test_warmup_ramps_the_step_size_and_leaves_the_schedule_alone():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    data = {"x": torch.randn(64, 3), "y": torch.randn(64, 1)}
+    weights = []
+
+    def loss_fn(model, batch, generator):
+        weights.append(model.weight.detach().clone())
+        return {"total": ((model(batch["x"]) - batch["y"]) ** 2).mean()}
+
+    config = LoopConfig(epochs=2, batch_size=8, lr=1e-2, lr_decay=0.5, warmup_steps=6)
+    result = fit(model, data, loss_fn, lambda m: {}, config)
+    steps = [float((b - a).abs().max()) for a, b in itertools.pairwise(weights)]
+    # Adam moves each weight by about the learning rate: 1/6, 2/6, ... of it while ramping.
+    assert steps[0] < 0.3 * 1e-2 and steps[0] < steps[2] < steps[4]
+    assert abs(steps[7] - 1e-2) < 0.3e-2  # past the ramp: the full rate
+    assert [h["lr"] for h in result.history] == [1e-2, 5e-3]

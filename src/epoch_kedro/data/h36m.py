@@ -54,7 +54,7 @@ _INTRINSIC_FIELDS = (
     "tangential_distortion",
 )
 
-#: Public intrinsics of the four cameras, shared by all subjects (DATA_FORMATS.md).
+#: Public intrinsics of the four cameras, shared by all subjects (published with the dataset).
 BUILTIN_INTRINSICS: tuple[dict[str, Any], ...] = (
     {
         "id": "54138969",

@@ -41,7 +41,7 @@ PROTOCOL_SPLITS: dict[str, list[str]] = {
     "test": ["TS6"],
 }
 TEST_SUBJECTS: tuple[str, ...] = SEQUENCES
-#: 3DHP test joint order -> ours (DATA_FORMATS.md).
+#: 3DHP test joint order -> ours (the dataset's documented joint list).
 TO_H36M: tuple[int, ...] = (14, 8, 9, 10, 11, 12, 13, 15, 1, 16, 0, 5, 6, 7, 2, 3, 4)
 ACTIVITIES: dict[int, str] = {
     1: "Standing/Walking",
@@ -258,3 +258,28 @@ def read_images(
             images[i] = np.asarray(image.convert("RGB").resize((size, size), Image.BILINEAR))
     K = scale_intrinsics(data["K"][rows], data["image_size"][rows], size)
     return images, K.astype(np.float32)
+
+
+def read_crops(
+    root: str | Path, data: dict[str, np.ndarray], rows: np.ndarray, boxes: np.ndarray, size: int
+) -> np.ndarray:
+    """Square crops ``(M, size, size, 3)`` uint8 of the frames of ``rows`` at full-frame boxes.
+
+    Boxes are ``(cx, cy, b)`` with pixel centres at integer coordinates (the convention of
+    :func:`epoch_kedro.geometry.crop_pixels`); PIL's extents count from pixel edges, hence the
+    half-pixel shift. What lies outside the frame is black.
+    """
+    crops = np.empty((len(rows), size, size, 3), np.uint8)
+    for i, (row, (cx, cy, side)) in enumerate(zip(rows, boxes, strict=True)):
+        path = image_path(root, str(data["subject"][row]), int(data["frame"][row]))
+        if not path.is_file():
+            raise DatasetFormatError(
+                f"{path}: image of valid frame {int(data['frame'][row])} missing"
+            )
+        x0, y0 = cx - side / 2 + 0.5, cy - side / 2 + 0.5
+        with Image.open(path) as image:
+            crop = image.convert("RGB").transform(
+                (size, size), Image.EXTENT, (x0, y0, x0 + side, y0 + side), Image.BILINEAR
+            )
+        crops[i] = np.asarray(crop)
+    return crops

@@ -75,3 +75,17 @@ def concat_rows(chunks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
         elif value.dtype.kind in "iu":
             out[key] = value.astype(INT_DTYPE)
     return out
+
+
+def join_keys(data: dict[str, np.ndarray], keys: tuple[str, ...]) -> np.ndarray:
+    """One string per row joining the named fields present in ``data`` (``"S1|walk|0"``).
+
+    Rows share a string exactly when they share every field: a video, an outfit, a camera.
+    """
+    parts = [np.asarray(data[k]).astype(str) for k in keys if k in data]
+    if not parts:
+        return np.full(len(next(iter(data.values()))), "all")
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = np.char.add(np.char.add(joined, "|"), part)
+    return joined

@@ -13,6 +13,7 @@ import torch
 
 from epoch_kedro.models.flow import FlowConfig, PoseFlow
 from epoch_kedro.models.liftnet import LiftNet, LiftNetConfig
+from epoch_kedro.models.localizer import Localizer, LocalizerConfig
 from epoch_kedro.models.regnet import RegNet, RegNetConfig
 
 FORMAT = "epoch_kedro.model/v1"
@@ -66,4 +67,14 @@ def regnet_from_artifact(artifact: dict[str, Any]) -> RegNet:
     state = artifact["state_dict"]
     model = RegNet(RegNetConfig(**config), torch.zeros_like(state["bone_mean"]))
     model.load_state_dict(state)
+    return model.eval()
+
+
+def localizer_from_artifact(artifact: dict[str, Any]) -> Localizer:
+    """Rebuild a trained localiser (eval mode, CPU)."""
+    _check(artifact, "localizer")
+    config = dict(artifact["config"])
+    config["widths"] = tuple(config["widths"])
+    model = Localizer(LocalizerConfig(**config))
+    model.load_state_dict(artifact["state_dict"])
     return model.eval()

@@ -73,3 +73,68 @@ class Backbone(nn.Module):
         for stage in self.stages:
             features.append(stage(features[-1]))
         return features
+
+
+class IntegralKeypoints(nn.Module):
+    """2D keypoints by integral regression (soft-argmax) over heatmaps at 1/4 resolution.
+
+    A small feature pyramid brings the coarse stages' context down to the stride-4 features
+    (top-down, with lateral 1x1 projections): telling a left wrist from a right one needs the
+    whole body, placing it needs fine detail. The expected position under each joint's
+    softmax is differentiable and sub-pixel.
+    """
+
+    def __init__(self, widths: tuple[int, ...], joints: int, width: int = 64) -> None:
+        super().__init__()
+        # Features after the stem and each stage; the heatmaps live on the second (stride 4
+        # with the default stem), and every coarser level feeds it.
+        self.lateral = nn.ModuleList(nn.Conv2d(c, width, 1, bias=False) for c in widths[1:])
+        self.heatmap = nn.Sequential(
+            nn.BatchNorm2d(width),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(width, width, 3, padding=1, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(width, joints, 1),
+        )
+
+    def forward(self, features: list[torch.Tensor], size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keypoints ``(B, J, 2)`` in the pixels of the ``size``-pixel input image, and the
+        heatmaps ``(B, J, h, w)`` (a distribution over cells per joint) they come from."""
+        levels = features[1:]
+        top = self.lateral[-1](levels[-1])
+        for lateral, feature in zip(self.lateral[-2::-1], levels[-2::-1], strict=True):
+            top = lateral(feature) + nn.functional.interpolate(
+                top, size=feature.shape[-2:], mode="nearest"
+            )
+        logits = self.heatmap(top).float()
+        b, j, h, w = logits.shape
+        prob = logits.flatten(2).softmax(-1).view(b, j, h, w)
+        stride = size / w
+        xs = (torch.arange(w, device=prob.device, dtype=prob.dtype) + 0.5) * stride - 0.5
+        ys = (torch.arange(h, device=prob.device, dtype=prob.dtype) + 0.5) * stride - 0.5
+        kp = torch.stack([(prob.sum(2) * xs).sum(-1), (prob.sum(3) * ys).sum(-1)], -1)
+        return kp, prob
+
+
+def heatmap_nll(
+    prob: torch.Tensor, kp2d: torch.Tensor, visible: torch.Tensor, size: int, sigma: float = 1.0
+) -> torch.Tensor:
+    """Cross-entropy of heatmaps ``(B, J, h, w)`` against Gaussians at labels ``(B, J, 2)``.
+
+    The labels are in the pixels of the ``size``-pixel image; ``sigma`` is in heatmap cells.
+    Soft-argmax alone learns slowly (the mean of a spread-out map can sit on the target);
+    pulling each map towards a peak at the label is the DSNT regulariser (Nibali et al.
+    2018) and is computed from the 2D labels only.
+    """
+    h, w = prob.shape[-2:]
+    cells = (kp2d + 0.5) * (w / size) - 0.5
+    xs = torch.arange(w, device=prob.device, dtype=prob.dtype)
+    ys = torch.arange(h, device=prob.device, dtype=prob.dtype)
+    gx = torch.exp(-0.5 * ((xs - cells[..., :1]) / sigma) ** 2)  # (B, J, w)
+    gy = torch.exp(-0.5 * ((ys - cells[..., 1:]) / sigma) ** 2)  # (B, J, h)
+    target = gy[..., :, None] * gx[..., None, :]
+    target = target / target.sum((-1, -2), keepdim=True).clamp_min(1e-12)
+    nll = -(target * prob.clamp_min(1e-12).log()).sum((-1, -2))
+    vis = visible.to(nll.dtype)
+    return (nll * vis).sum() / vis.sum().clamp_min(1.0)

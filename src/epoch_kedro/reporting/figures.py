@@ -49,9 +49,13 @@ TRAINING_PANELS: tuple[tuple[str, tuple[tuple[str, str], ...], str], ...] = (
     ),
     ("RegNet (2D-supervised loss)", (("regnet", "loss"),), "loss"),
     (
-        "RegNet validation 2D error",
-        (("regnet", "val_px_error"), ("regnet", "val_px_error_projected")),
-        "px (resized image)",
+        "Validation 2D error (localiser: full frame; RegNet: crops)",
+        (
+            ("localizer", "val_px_error"),
+            ("regnet", "val_px_error"),
+            ("regnet", "val_px_error_projected"),
+        ),
+        "px (full frame)",
     ),
     (
         "RegNet validation 3D (monitoring only)",
@@ -116,25 +120,42 @@ def skeletons_3d(
     return fig
 
 
-def keypoint_overlays(
-    images: np.ndarray, kp2d: np.ndarray, kp2d_gt: np.ndarray, titles: Sequence[str]
+def box_and_crop_overlays(
+    frames: np.ndarray,
+    boxes: np.ndarray,
+    crops: np.ndarray,
+    kp2d: np.ndarray,
+    kp2d_gt: np.ndarray,
+    titles: Sequence[str],
 ) -> Figure:
-    """RegNet's 2D keypoints (red) and the truth (green, dashed) on the rendered images."""
-    n = len(images)
-    cols = min(n, 4)
-    rows = -(-n // cols)
-    fig = Figure(figsize=(2.6 * cols, 2.8 * rows))
+    """Per sample, two panels: the full frame (as the localiser sees it) with the person box,
+    and the box's crop with RegNet's 2D (red) and the truth (green, dashed)."""
+    n = len(frames)
+    pairs = min(n, 2)
+    rows = -(-n // pairs)
+    fig = Figure(figsize=(2 * 2.9 * pairs, 3.1 * rows))
     for i in range(n):
-        ax = fig.add_subplot(rows, cols, i + 1)
-        ax.imshow(images[i], interpolation="nearest")
+        ax = fig.add_subplot(rows, 2 * pairs, 2 * i + 1)
+        ax.imshow(frames[i], interpolation="nearest")
+        x0, y0, x1, y1 = boxes[i]
+        ax.plot([x0, x1, x1, x0, x0], [y0, y0, y1, y1, y0], color="yellow", lw=1.2)
+        size = frames.shape[1]
+        ax.set(xlim=(-0.5, size - 0.5), ylim=(size - 0.5, -0.5), xticks=[], yticks=[])
+        ax.set_title("full frame, found box", fontsize=8)
+        ax = fig.add_subplot(rows, 2 * pairs, 2 * i + 2)
+        ax.imshow(crops[i], interpolation="nearest")
         for pts, colour, style in ((kp2d_gt[i], "lime", "--"), (kp2d[i], "red", "-")):
             for parent, child in BONES:
                 ax.plot(*pts[[parent, child]].T, style, color=colour, lw=1.2)
             ax.scatter(*pts.T, s=6, color=colour, zorder=3)
-        size = images.shape[1]
+        size = crops.shape[1]
         ax.set(xlim=(-0.5, size - 0.5), ylim=(size - 0.5, -0.5), xticks=[], yticks=[])
         ax.set_title(titles[i], fontsize=8)
-    fig.suptitle("RegNet 2D (red) vs ground truth (green, dashed)", fontsize=10)
+    fig.suptitle(
+        "Box found from the image (yellow); RegNet 2D on its crop (red) vs ground truth "
+        "(green, dashed)",
+        fontsize=10,
+    )
     return fig
 
 

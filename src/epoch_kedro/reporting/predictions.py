@@ -12,10 +12,12 @@ import numpy as np
 
 from epoch_kedro.evaluation.evaluate import metric_pose
 from epoch_kedro.evaluation.metrics import joint_errors
+from epoch_kedro.geometry import crop_pixels, resize_pixels
+from epoch_kedro.inference import CropFn
 from epoch_kedro.models.liftnet import LiftNet
 from epoch_kedro.skeleton import ROOT
 from epoch_kedro.training.liftnet import lift_tensors, predict_poses
-from epoch_kedro.training.regnet import image_rows, to_image_pixels
+from epoch_kedro.training.regnet import image_rows
 
 Arrays = dict[str, np.ndarray]
 
@@ -68,23 +70,47 @@ def chain_predictions(test: Arrays, generated: Arrays, liftnet: LiftNet) -> Arra
 
 
 def overlay_samples(
-    generated: Arrays, images: np.ndarray, image_index: Arrays, count: int
+    generated: Arrays,
+    images: np.ndarray,
+    image_index: Arrays,
+    count: int,
+    crop_fn: CropFn | None = None,
+    crop_size: int = 128,
 ) -> Arrays:
-    """``count`` rendered test frames, evenly spread, with RegNet's and the true 2D in the
-    resized image's pixels (for the 2D overlay figure)."""
+    """``count`` test frames, evenly spread: the low-resolution frame with RegNet's box, and
+    the crop of that box (cut again at ``crop_size`` px, large enough to judge by eye) with
+    RegNet's and the true 2D in its pixels."""
     rows, img_rows = image_rows(generated, image_index)
     size = images.shape[1]
     pick = np.unique(np.linspace(0, len(rows) - 1, min(count, len(rows))).round().astype(int))
     rows, img_rows = rows[pick], img_rows[pick]
-    frame = generated["image_size"][rows]
+    frame = generated["image_size"][rows].astype(np.float64)
     kp, kp_gt = generated["kp2d"][rows], generated["kp2d_gt"][rows]
+    boxes = generated["box"][rows].astype(np.float64)
+    # The box in the resized frame's pixels: its corners map like any point.
+    corners = np.stack([boxes[:, :2] - boxes[:, 2:] / 2, boxes[:, :2] + boxes[:, 2:] / 2], 1)
+    corners = _resized(corners, frame, size)
+    has_crops = crop_fn is not None and len(rows) > 0
+    crops = (
+        crop_fn(generated["sample_id"][rows], boxes)
+        if has_crops
+        else np.zeros((len(rows), crop_size, crop_size, 3), np.uint8)
+    )
+    size_crop = crops.shape[1]
     return {
         "overlay_image": np.asarray(images[img_rows]),
-        "overlay_kp2d": to_image_pixels(kp, frame, size).astype(np.float32),
-        "overlay_kp2d_gt": to_image_pixels(kp_gt, frame, size).astype(np.float32),
+        "overlay_box": corners.reshape(-1, 4).astype(np.float32),
+        "overlay_crop": crops,
+        "overlay_kp2d": crop_pixels(kp, boxes, size_crop).astype(np.float32),
+        "overlay_kp2d_gt": crop_pixels(kp_gt, boxes, size_crop).astype(np.float32),
         "overlay_px_error": np.linalg.norm(kp - kp_gt, axis=-1).mean(-1),
         "overlay_sample_id": generated["sample_id"][rows],
     }
+
+
+def _resized(points: np.ndarray, image_size: np.ndarray, size: int) -> np.ndarray:
+    """Full-frame points ``(N, P, 2)`` in the pixels of the frame resized to ``size``."""
+    return resize_pixels(points, size / image_size)
 
 
 def per_sample_errors(pred: np.ndarray, gt: np.ndarray) -> dict[str, np.ndarray]:

@@ -1,4 +1,4 @@
-"""Published reference points quoted by the method spec (EPOCH_METHOD.md, section 5).
+"""Published reference points quoted by the method spec (docs/METHOD.md, Evaluation).
 
 They come from papers evaluated on Human3.6M / MPI-INF-3DHP with ground-truth 2D, unsupervised:
 a different dataset from the embedded synthetic one, so they orient the reader, nothing more.

@@ -41,6 +41,7 @@ class ReportConfig:
 
     skeleton_samples: int = 3
     overlay_samples: int = 8
+    overlay_crop_size: int = 128  # px: crops re-cut for the figure, large enough for the eye
     error_bins: int = 8
 
 
@@ -91,17 +92,24 @@ def skeleton_figure(predictions: Arrays, count: int) -> ReportFigure:
 
 def overlay_figure(predictions: Arrays, reason: str = NO_IMAGES) -> ReportFigure:
     """RegNet's 2D on the rendered frames."""
-    title = "RegNet 2D keypoints on the rendered images"
+    title = "Person box and RegNet 2D keypoints on the test frames"
     if len(predictions["overlay_image"]) == 0:
         return ReportFigure(title, "", None, reason)
-    titles = [f"{e:.0f} px mean error (full frame)" for e in predictions["overlay_px_error"]]
-    fig = F.keypoint_overlays(
+    titles = [f"crop: {e:.0f} px mean error (full frame)" for e in predictions["overlay_px_error"]]
+    fig = F.box_and_crop_overlays(
         predictions["overlay_image"],
+        predictions["overlay_box"],
+        predictions["overlay_crop"],
         predictions["overlay_kp2d"],
         predictions["overlay_kp2d_gt"],
         titles,
     )
-    caption = "Test frames evenly spread over the rendered test set, at the resolution RegNet sees."
+    caption = (
+        "Test frames evenly spread over the test set. Left: the low-resolution full frame the "
+        "localiser reads, with the box it found (after RegNet's refinement pass). Right: that "
+        "box's crop, cut again at a larger size for the eye; RegNet itself reads it at "
+        "render.crop_size pixels."
+    )
     return ReportFigure(title, caption, fig)
 
 
@@ -197,7 +205,7 @@ def report_page(
         f"models trained on {html.escape(str(trained))}. "
         "Errors in mm (MPJPE root-aligned, N-MPJPE scale-aligned, PA-MPJPE Procrustes-aligned), "
         "PCK@150 mm and AUC (0–150 mm) in %. <b>Rows marked PUBLISHED (shaded) are numbers "
-        "reported in the literature on a different dataset</b> (EPOCH_METHOD.md §5): they orient "
+        "reported in the literature on a different dataset</b> (docs/METHOD.md): they orient "
         "the reader and are not comparable with this run.</p>"
     )
     # Read back from CSV, frame counts are floats (published rows have none): show integers.

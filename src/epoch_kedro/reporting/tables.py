@@ -24,7 +24,8 @@ SETTING_LABELS: dict[str, str] = {
     "liftnet_weak_gt": "LiftNet weak perspective (trained on true 2D), true 2D",
     "baseline_mean_pose": "Baseline: mean training pose",
     "regnet.pose3d": "RegNet's own 3D (rendered frames)",
-    "liftnet_regnet": "EPOCH chain: LiftNet on RegNet's 2D + K̂",
+    "liftnet_regnet": "EPOCH chain: LiftNet on RegNet's 2D + K̂ (boxes found from the image)",
+    "liftnet_regnet_label_boxes": "EPOCH chain, boxes from the 2D labels",
     "liftnet_regnet_2d_true_camera": "LiftNet on RegNet's 2D + true camera",
     "liftnet_true_2d_regnet_camera": "LiftNet on true 2D + RegNet's camera",
     "liftnet_gt_rendered_frames": "LiftNet, true 2D + K, rendered frames only",
@@ -82,31 +83,63 @@ def headline_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def regnet_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
-    """RegNet's 2D and camera errors beside their trivial baselines (empty without RegNet)."""
+    """RegNet's 2D and camera errors beside their trivial baselines (empty without RegNet).
+
+    Columns: boxes found from the image (the chain), boxes from the 2D labels, the baseline.
+    Camera rows are also given per camera type (rig / wild).
+    """
+    columns = ["quantity", "boxes from image", "boxes from labels", "baseline", "baseline is"]
     reg = metrics.get("regnet")
     if not isinstance(reg, dict):
-        return pd.DataFrame(columns=["quantity", "RegNet", "baseline", "baseline is"])
+        return pd.DataFrame(columns=columns)
+    labelled = metrics.get("regnet_label_boxes") or {}
+    focal = ("focal_rel_err", "baseline_mean_focal_rel_err", "mean training focal")
     rows = [
-        ("2D error, px (full frame)", "px_error", "baseline_mean_pose_px_error", "mean 2D pose"),
-        ("PCK2D @ 5% diagonal, %", "pck2d_005", "baseline_mean_pose_pck2d_005", "mean 2D pose"),
         (
-            "median focal relative error",
-            "focal_rel_err",
-            "baseline_mean_focal_rel_err",
-            "mean training focal",
+            "2D error, px (full frame)",
+            reg,
+            labelled,
+            "px_error",
+            "baseline_mean_pose_px_error",
+            "mean 2D pose",
         ),
-        ("median elevation error, deg", "elevation_err_deg", None, ""),
+        (
+            "PCK2D @ 5% diagonal, %",
+            reg,
+            labelled,
+            "pck2d_005",
+            "baseline_mean_pose_pck2d_005",
+            "mean 2D pose",
+        ),
+        ("median focal relative error", reg, labelled, *focal),
+        ("median elevation error, deg", reg, labelled, "elevation_err_deg", None, ""),
     ]
+    for kind in ("rig", "wild"):
+        by_type = reg.get("by_camera_type", {}).get(kind, {})
+        by_type_labelled = labelled.get("by_camera_type", {}).get(kind, {})
+        rows += [
+            (f"median focal relative error, {kind} cameras", by_type, by_type_labelled, *focal),
+            (
+                f"median elevation error, {kind} cameras, deg",
+                by_type,
+                by_type_labelled,
+                "elevation_err_deg",
+                None,
+                "",
+            ),
+        ]
     return pd.DataFrame(
         [
             {
                 "quantity": name,
-                "RegNet": reg.get(key),
-                "baseline": reg.get(base) if base else None,
+                "boxes from image": found.get(key),
+                "boxes from labels": boxed.get(key),
+                "baseline": found.get(base) if base else None,
                 "baseline is": what,
             }
-            for name, key, base, what in rows
-        ]
+            for name, found, boxed, key, base, what in rows
+        ],
+        columns=columns,
     )
 
 

@@ -15,7 +15,9 @@ import torch
 
 from epoch_kedro.data.normalize import normalize_2d
 from epoch_kedro.evaluation.metrics import joint_errors, keypoint_errors_2d
-from epoch_kedro.geometry import azimuth_rotation, project_normalized, resize_pixels
+from epoch_kedro.geometry import azimuth_rotation, crop_pixels, project_normalized
+from epoch_kedro.inference import predict_regnet, prepare_images
+from epoch_kedro.models.backbone import heatmap_nll
 from epoch_kedro.models.flow import PoseFlow
 from epoch_kedro.models.regnet import RegNet, RegNetConfig, log_focal_ratio
 from epoch_kedro.skeleton import FLIP_PERMUTATION
@@ -24,8 +26,9 @@ from epoch_kedro.training.loop import FitResult, LoopConfig, fit
 from epoch_kedro.utils.config import from_params
 from epoch_kedro.utils.runtime import seed_everything
 
-#: What RegNet's loss sees: the image and its 2D keypoint labels. No 3D, no camera.
-REGNET_INPUTS = ("image", "kp2d", "visible")
+#: What RegNet's loss sees: the crop, its box, the frame size (and the low-resolution frame
+#: with a context) and the 2D keypoint labels. No 3D, no camera.
+REGNET_INPUTS = ("image", "box", "image_size", "frame", "kp2d", "visible")
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class RegNetLossWeights:
 
     kp2d: float = 1.0  # the 2D of the projected 3D pose and camera
     kp2d_heat: float = 1.0  # the integral-regression 2D
+    heatmap: float = 0.1  # its heatmaps pulled towards the labels (heatmap_nll)
     symmetry: float = 0.1
     bone_ratio: float = 0.1
     bending: float = 0.1
@@ -43,11 +47,10 @@ class RegNetLossWeights:
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """Training-time image augmentation (labels follow the image)."""
+    """Training-time augmentation of crops (labels and boxes follow the image)."""
 
     flip: float = 0.5  # probability of a horizontal flip (left/right joints swap)
     colour: float = 0.2  # per-channel gain jitter
-    shift: float = 0.06  # maximal translation, fraction of the image size
 
 
 @dataclass(frozen=True)
@@ -76,70 +79,107 @@ def image_rows(split: dict[str, np.ndarray], image_index: dict[str, np.ndarray])
     return np.flatnonzero(found), pos[found]
 
 
-def to_image_pixels(kp2d: np.ndarray, image_size: np.ndarray, size: int) -> np.ndarray:
-    """Full-frame pixels -> pixels of the ``size`` x ``size`` resized image."""
-    return resize_pixels(kp2d, size / np.asarray(image_size, np.float64))
+@dataclass(frozen=True)
+class ImageSet:
+    """Images ``(M, S, S, 3)`` uint8 and their index (``sample_id``, and ``box`` for crops).
+
+    Crops may carry the low-resolution ``frames`` of the same samples: RegNet's context.
+    """
+
+    images: np.ndarray
+    index: dict[str, np.ndarray]
+    frames: ImageSet | None = None
 
 
-def from_image_pixels(kp2d: np.ndarray, image_size: np.ndarray, size: int) -> np.ndarray:
-    """Pixels of the resized image -> full-frame pixels (inverse of :func:`to_image_pixels`)."""
-    return resize_pixels(kp2d, np.asarray(image_size, np.float64) / size)
-
-
-def regnet_tensors(
-    split: dict[str, np.ndarray], images: np.ndarray, image_index: dict[str, np.ndarray]
-) -> dict[str, torch.Tensor]:
-    """RegNet's training inputs of a split: uint8 images and 2D labels in image pixels."""
-    rows, img_rows = image_rows(split, image_index)
-    size = images.shape[1]
-    kp = to_image_pixels(split["kp2d_observed"][rows], split["image_size"][rows], size)
+def regnet_tensors(split: dict[str, np.ndarray], crops: ImageSet) -> dict[str, torch.Tensor]:
+    """RegNet's training inputs of a split: uint8 crops, boxes and 2D labels (frame pixels),
+    and the crops' low-resolution full frames when they carry them (RegNet's context)."""
+    rows, img_rows = image_rows(split, crops.index)
+    extra = {}
+    if crops.frames is not None:
+        extra["frame"] = torch.as_tensor(np.ascontiguousarray(frames_of(split, rows, crops.frames)))
     return {
-        "image": torch.as_tensor(np.ascontiguousarray(images[img_rows])),
-        "kp2d": torch.as_tensor(kp, dtype=torch.float32),
+        **extra,
+        "image": torch.as_tensor(np.ascontiguousarray(crops.images[img_rows])),
+        "box": torch.as_tensor(crops.index["box"][img_rows], dtype=torch.float32),
+        "image_size": torch.as_tensor(split["image_size"][rows], dtype=torch.float32),
+        "kp2d": torch.as_tensor(split["kp2d_observed"][rows], dtype=torch.float32),
         "visible": torch.as_tensor(split["visible"][rows]),
     }
 
 
-def prepare_images(image_u8: torch.Tensor) -> torch.Tensor:
-    """``(B, S, S, 3)`` uint8 -> ``(B, 3, S, S)`` float in [0, 1], channels-last memory."""
-    x = image_u8.permute(0, 3, 1, 2).float() / 255.0
-    return x.contiguous(memory_format=torch.channels_last)
+def frames_of(split: dict[str, np.ndarray], rows: np.ndarray, frames: ImageSet) -> np.ndarray:
+    """The full frames of split ``rows`` (every row must have one)."""
+    have, img_rows = image_rows({"sample_id": split["sample_id"][rows]}, frames.index)
+    if len(have) != len(rows):
+        raise ValueError(f"{len(rows) - len(have)} crops have no full frame in the image index")
+    return frames.images[img_rows]
 
 
-def shift_image(image: torch.Tensor, dx: int, dy: int, margin: int) -> torch.Tensor:
-    """Translate ``(B, C, S, S)`` by ``(dx, dy)`` pixels; edge pixels fill what moves in.
+def flip(batch: dict, width: torch.Tensor, generator: torch.Generator, p: float) -> dict:
+    """Mirror a random share ``p`` of the batch; the 2D (left/right swapped) and box follow.
 
-    Replicating the border (rather than wrapping content around) keeps the frame a plausible
-    camera image: a wrapped floor or body part would be a false perspective cue.
+    ``width (B,)`` is the width of the frame the keypoints live in (the full frame for crops).
     """
-    size = image.shape[-1]
-    padded = torch.nn.functional.pad(image, (margin,) * 4, mode="replicate")
-    return padded[..., margin - dy : margin - dy + size, margin - dx : margin - dx + size]
+    image, kp, vis = batch["image"], batch["kp2d"], batch["visible"]
+    dev = image.device
+    pick = (torch.rand(len(image), generator=generator) < p).to(dev)
+    if not pick.any():
+        return batch
+    perm = torch.as_tensor(FLIP_PERMUTATION, device=dev)
+    mirrored_kp = kp[:, perm].clone()
+    mirrored_kp[..., 0] = width[:, None] - 1 - mirrored_kp[..., 0]
+    out = {
+        **batch,
+        "image": torch.where(pick[:, None, None, None], image.flip(-1), image),
+        **(
+            {
+                "frame": torch.where(
+                    pick[:, None, None, None], batch["frame"].flip(-1), batch["frame"]
+                )
+            }
+            if "frame" in batch
+            else {}
+        ),
+        "kp2d": torch.where(pick[:, None, None], mirrored_kp, kp),
+        "visible": torch.where(pick[:, None], vis[:, perm], vis),
+    }
+    if "box" in batch:
+        box = batch["box"].clone()
+        box[:, 0] = torch.where(pick, width - 1 - box[:, 0], box[:, 0])
+        out["box"] = box
+    return out
+
+
+def colour_gain(
+    image: torch.Tensor, generator: torch.Generator, amount: float, *also: torch.Tensor
+) -> torch.Tensor | tuple[torch.Tensor, ...]:
+    """A random per-channel gain in ``1 +- amount``; images in ``also`` get the same gains."""
+    gain = 1 + amount * (2 * torch.rand(len(image), 3, 1, 1, generator=generator) - 1)
+    out = tuple((x * gain.to(x.device)).clamp(0, 1) for x in (image, *also))
+    return out if also else out[0]
 
 
 def augment(batch: dict, generator: torch.Generator, config: AugmentConfig) -> dict:
-    """Flip (left/right swap), colour gain and translation; the 2D labels move with the image."""
-    image, kp, vis = prepare_images(batch["image"]), batch["kp2d"].clone(), batch["visible"]
-    b, _, size, _ = image.shape
-    dev = image.device
-    flip = (torch.rand(b, generator=generator) < config.flip).to(dev)
-    if flip.any():
-        perm = torch.as_tensor(FLIP_PERMUTATION, device=dev)
-        image = torch.where(flip[:, None, None, None], image.flip(-1), image)
-        flipped_kp = kp[:, perm].clone()
-        flipped_kp[..., 0] = size - 1 - flipped_kp[..., 0]
-        kp = torch.where(flip[:, None, None], flipped_kp, kp)
-        vis = torch.where(flip[:, None], vis[:, perm], vis)
-    gain = 1 + config.colour * (2 * torch.rand(b, 3, 1, 1, generator=generator) - 1)
-    image = (image * gain.to(dev)).clamp(0, 1)
-    max_shift = round(config.shift * size)
-    if max_shift:
-        dx, dy = (
-            int(v) for v in torch.randint(-max_shift, max_shift + 1, (2,), generator=generator)
-        )
-        image = shift_image(image, dx, dy, max_shift)
-        kp = kp + torch.tensor([dx, dy], dtype=kp.dtype, device=dev)
-    return {"image": image, "kp2d": kp, "visible": vis}
+    """Flip (left/right swap) and colour gain of crops; labels and boxes follow the image.
+
+    Crops need no translation here: their boxes were jittered when they were cut.
+    """
+    batch = {**batch, "image": prepare_images(batch["image"])}
+    if "frame" in batch:
+        batch["frame"] = prepare_images(batch["frame"])
+    batch = flip(batch, batch["image_size"][:, 0], generator, config.flip)
+    if "frame" not in batch:
+        return {**batch, "image": colour_gain(batch["image"], generator, config.colour)}
+    image, frame = colour_gain(batch["image"], generator, config.colour, batch["frame"])
+    return {**batch, "image": image, "frame": frame}
+
+
+def masked_l1(pred: torch.Tensor, kp2d: torch.Tensor, visible: torch.Tensor, scale) -> torch.Tensor:
+    """Visibility-masked L1 2D error in units of ``scale`` (the box side, or the image size)."""
+    vis = visible.to(pred.dtype)
+    err = (pred - kp2d).abs().sum(-1) / scale
+    return (err * vis).sum() / vis.sum().clamp_min(1.0)
 
 
 def regnet_terms(
@@ -149,18 +189,16 @@ def regnet_terms(
     generator: torch.Generator,
     weights: RegNetLossWeights,
 ) -> dict[str, torch.Tensor]:
-    """Loss terms of one (already augmented) batch."""
-    out = model(batch["image"])
-    size = batch["image"].shape[-1]
-    vis = batch["visible"].to(out.kp2d.dtype)
-
-    def masked_l1(pred: torch.Tensor) -> torch.Tensor:
-        err = (pred - batch["kp2d"]).abs().sum(-1) / size
-        return (err * vis).sum() / vis.sum().clamp_min(1.0)
-
-    terms = {"kp2d": masked_l1(out.kp2d)}
+    """Loss terms of one (already augmented) batch; 2D errors relative to the box side."""
+    out = model(batch["image"], batch["box"], batch["image_size"], batch.get("frame"))
+    side = batch["box"][:, 2:3]
+    terms = {"kp2d": masked_l1(out.kp2d, batch["kp2d"], batch["visible"], side)}
     if weights.kp2d_heat:
-        terms["kp2d_heat"] = masked_l1(out.kp2d_heat)
+        terms["kp2d_heat"] = masked_l1(out.kp2d_heat, batch["kp2d"], batch["visible"], side)
+    if weights.heatmap:
+        size = batch["image"].shape[-1]
+        labels = crop_pixels(batch["kp2d"], batch["box"], size)
+        terms["heatmap"] = heatmap_nll(out.heatmap, labels, batch["visible"], size)
     if weights.symmetry:
         terms["symmetry"] = losses.bone_symmetry(out.pose_body)
     if weights.bone_ratio:
@@ -168,43 +206,36 @@ def regnet_terms(
     if weights.bending:
         terms["bending"] = losses.bending_limits(out.pose_cam, -out.gravity)
     if weights.flow and flow is not None:
-        azimuth = (torch.rand(len(vis), generator=generator) * 2 - 1).to(vis) * math.pi
-        turned = out.pose_body @ azimuth_rotation(azimuth).transpose(-1, -2).to(vis)
-        virtual = turned @ out.R.transpose(-1, -2) + out.t[:, None]
-        virtual = torch.cat([virtual[..., :2], virtual[..., 2:].clamp_min(0.05)], -1)
-        pose2d, _ = normalize_2d(project_normalized(virtual))
-        terms["flow"] = losses.flow_nll(flow, pose2d)
+        terms["flow"] = _virtual_view_nll(out, flow, generator)
     if weights.focal_prior:
         prior = math.log(model.config.focal_prior)
-        terms["focal_prior"] = ((log_focal_ratio(out.K, size) - prior) ** 2).mean()
+        ratio = log_focal_ratio(out.K, batch["image_size"][:, 0])
+        terms["focal_prior"] = ((ratio - prior) ** 2).mean()
     terms["total"] = sum(getattr(weights, name) * value for name, value in terms.items())
     return terms
 
 
-def predict(model: RegNet, images: np.ndarray | torch.Tensor, batch_size: int = 256) -> dict:
-    """RegNet outputs for uint8 images ``(M, S, S, 3)`` as numpy (image pixels, metres)."""
-    device = next(model.parameters()).device
-    model.eval()
-    keys = ("kp2d", "kp2d_heat", "K", "R", "t", "pose_cam", "gravity")
-    chunks: dict[str, list] = {k: [] for k in keys}
-    with torch.no_grad():
-        for start in range(0, len(images), batch_size):
-            batch = torch.as_tensor(np.ascontiguousarray(images[start : start + batch_size]))
-            out = model(prepare_images(batch.to(device)))
-            for key in keys:
-                chunks[key].append(getattr(out, key).float().cpu().numpy())
-    return {k: np.concatenate(v) if v else np.zeros((0,)) for k, v in chunks.items()}
+def _virtual_view_nll(out, flow: PoseFlow, generator: torch.Generator) -> torch.Tensor:
+    """Flow NLL of the predicted body turned about its vertical axis by a random azimuth."""
+    like = out.pose_body
+    azimuth = (torch.rand(len(like), generator=generator) * 2 - 1).to(like) * math.pi
+    turned = out.pose_body @ azimuth_rotation(azimuth).transpose(-1, -2).to(like)
+    virtual = turned @ out.R.transpose(-1, -2) + out.t[:, None]
+    virtual = torch.cat([virtual[..., :2], virtual[..., 2:].clamp_min(0.05)], -1)
+    pose2d, _ = normalize_2d(project_normalized(virtual))
+    return losses.flow_nll(flow, pose2d)
 
 
-def camera_metrics(pred: dict, split: dict, rows: np.ndarray, size: int) -> dict[str, float]:
-    """2D error (image px; integral and projected 2D), PCK@0.05, focal and elevation errors."""
-    kp_gt = to_image_pixels(split["kp2d_observed"][rows], split["image_size"][rows], size)
+def camera_metrics(pred: dict, split: dict, rows: np.ndarray) -> dict[str, float]:
+    """2D error (frame px; integral and projected 2D), PCK@0.05, focal and elevation errors."""
+    kp_gt = split["kp2d_observed"][rows]
     vis = split["visible"][rows]
-    diagonal = np.full(len(rows), np.sqrt(2) * size)
+    size = split["image_size"][rows].astype(np.float64)
+    diagonal = np.linalg.norm(size, axis=-1)
     px_error, pck = keypoint_errors_2d(pred["kp2d_heat"], kp_gt, vis, diagonal)
     px_projected, _ = keypoint_errors_2d(pred["kp2d"], kp_gt, vis, diagonal)
-    focal_gt = split["K"][rows, 0, 0] / split["image_size"][rows, 0]
-    focal = pred["K"][:, 0, 0] / size
+    focal_gt = split["K"][rows, 0, 0] / size[:, 0]
+    focal = pred["K"][:, 0, 0] / size[:, 0]
     elevation = np.arcsin(np.clip(pred["gravity"][:, 2], -1, 1))
     return {
         "px_error": px_error,
@@ -220,45 +251,62 @@ def camera_metrics(pred: dict, split: dict, rows: np.ndarray, size: int) -> dict
     }
 
 
-@dataclass(frozen=True)
-class ImageSet:
-    """Rendered images ``(M, S, S, 3)`` uint8 and their index (``sample_id``, scaled ``K``)."""
+def validation_rows(split: dict, index: dict, count: int, seed: int) -> tuple:
+    """A fixed random subset of at most ``count`` split rows with images (sorted)."""
+    rows, img_rows = image_rows(split, index)
+    keep = np.sort(np.random.default_rng(seed).permutation(len(rows))[:count])
+    return rows[keep], img_rows[keep]
 
-    images: np.ndarray
-    index: dict[str, np.ndarray]
+
+def check_image_size(images: ImageSet, expected: int, parameter: str, source: str) -> None:
+    """One clear line when the images are not the size the network is configured for."""
+    size = images.images.shape[1]
+    if size != expected:
+        raise ValueError(
+            f"images are {size} px but {parameter} is {expected}; set it to {source} ({size})"
+        )
+
+
+def freeze(flow: PoseFlow | None) -> PoseFlow | None:
+    """The flow prior in eval mode with no gradients (a fixed prior, not a trained part)."""
+    if flow is not None:
+        flow = flow.eval()
+        for p in flow.parameters():
+            p.requires_grad_(False)
+    return flow
 
 
 def train_regnet(
     train: dict[str, np.ndarray],
     val: dict[str, np.ndarray],
-    image_set: ImageSet,
+    crops: ImageSet,
     bone_mean: np.ndarray,
     flow: PoseFlow | None,
     config: RegNetTrainingConfig,
     checkpoint=None,
     resume: bool = False,
 ) -> tuple[RegNet, FitResult]:
-    """Train RegNet on the training split's images with 2D labels only."""
+    """Train RegNet on the training split's person crops with 2D labels only."""
     seed_everything(config.loop.seed)
-    model = RegNet(config.model, bone_mean)
-    images, image_index = image_set.images, image_set.index
-    size = images.shape[1]
-    if size != config.model.image_size:
-        raise ValueError(
-            f"images are {size} px but regnet.model.image_size is "
-            f"{config.model.image_size}; set it to render.size"
+    check_image_size(crops, config.model.image_size, "regnet.model.image_size", "render.crop_size")
+    with_context = bool(config.model.context_widths)
+    if with_context:
+        if crops.frames is None:
+            raise ValueError("regnet.model.context_widths is set but no full frames were given")
+        check_image_size(
+            crops.frames, config.model.context_size, "regnet.model.context_size", "render.size"
         )
-    model = model.to(memory_format=torch.channels_last)
-    if flow is not None:
-        flow = flow.eval()
-        for p in flow.parameters():
-            p.requires_grad_(False)
-    train_t = regnet_tensors(train, images, image_index)
-    val_rows, val_img = image_rows(val, image_index)
-    keep = np.random.default_rng(config.loop.seed).permutation(len(val_rows))
-    keep = np.sort(keep[: config.validation_samples])
-    val_rows, val_img = val_rows[keep], val_img[keep]
-    val_images = np.ascontiguousarray(images[val_img])
+    else:
+        crops = replace(crops, frames=None)
+    model = RegNet(config.model, bone_mean).to(memory_format=torch.channels_last)
+    flow = freeze(flow)
+    train_t = regnet_tensors(train, crops)
+    val_rows, val_img = validation_rows(
+        val, crops.index, config.validation_samples, config.loop.seed
+    )
+    val_crops = np.ascontiguousarray(crops.images[val_img])
+    val_boxes = crops.index["box"][val_img]
+    val_frames = frames_of(val, val_rows, crops.frames) if with_context else None
 
     def loss_fn(model, batch, generator):
         if flow is not None:
@@ -268,8 +316,10 @@ def train_regnet(
         )
 
     def validate_fn(model):
-        pred = predict(model, val_images)
-        return camera_metrics(pred, val, val_rows, size)
+        pred = predict_regnet(
+            model, val_crops, val_boxes, val["image_size"][val_rows], frames=val_frames
+        )
+        return camera_metrics(pred, val, val_rows)
 
     meta = {"name": "regnet", "model": config.model.to_dict(), "samples": len(train_t["image"])}
     # The best epoch is the one with the lowest 2D validation error (2D labels are allowed).

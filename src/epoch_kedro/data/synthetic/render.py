@@ -1,9 +1,12 @@
 """Render synthetic samples as camera images: capsule bodies on a textured floor.
 
-Each image is the *full camera frame* (not a crop) downscaled to ``size`` x ``size``: the body
-(capsules for limbs and trunk, a sphere for the head) with per-subject radii and clothing
-colours, shaded by a per-image light; a checkered floor seen in perspective (a cue for the
-camera's elevation and focal length); a sky/wall gradient; sensor noise and a mild blur.
+An image is either the *full camera frame* downscaled to ``size`` x ``size``
+(:func:`render_dataset`, what the localiser reads) or a square *person crop* drawn with the
+crop's exact intrinsics (:func:`render_crops`, what RegNet reads). The body: capsules for
+limbs and trunk, a head with hair at the back and shoes pointing forward (front and back must
+look different, or left and right are ambiguous), with per-subject build, skin and hair and an
+outfit per video, shaded by a per-image light; a checkered floor seen in perspective (a cue for
+the camera's elevation and focal length); a sky/wall gradient; sensor noise and a mild blur.
 
 Everything is vectorised over a batch of images with torch; a z-buffer resolves occlusions.
 """
@@ -18,14 +21,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from epoch_kedro.geometry import resize_intrinsics
+from epoch_kedro.data.schema import join_keys
+from epoch_kedro.geometry import crop_intrinsics, resize_intrinsics
 from epoch_kedro.skeleton import JOINT_INDEX
 from epoch_kedro.utils.progress import progress
 
 J = JOINT_INDEX
 
+#: Indices of the extra points appended after the 17 joints.
+_HAIR, _LTOE, _RTOE = 17, 18, 19
+
 #: Body parts as (joint a, joint b, radius at the reference height in metres, colour slot).
-#: Colour slots: 0 skin, 1 shirt, 2 trousers.
+#: Colour slots: 0 skin, 1 shirt, 2 trousers, 3 hair, 4 shoes.
 PARTS: tuple[tuple[int, int, float, int], ...] = (
     (J["Hip"], J["Thorax"], 0.13, 1),
     (J["LHip"], J["RHip"], 0.09, 2),
@@ -39,7 +46,13 @@ PARTS: tuple[tuple[int, int, float, int], ...] = (
     (J["RShoulder"], J["RElbow"], 0.048, 1),
     (J["RElbow"], J["RWrist"], 0.038, 0),
     (J["Thorax"], J["Neck"], 0.05, 0),
-    (J["Neck"], J["Head"], 0.1, 0),  # the head: a fat short capsule
+    (J["Neck"], J["Head"], 0.1, 0),  # the head: a fat short capsule, face forward (Neck)
+    # Points beyond the 17 joints (see _front_cues): they tell front from back, as a face and
+    # feet do. A body of symmetric capsules looks the same from the front and from behind,
+    # which leaves left and right (and so every limb's 2D label) ambiguous.
+    (_HAIR, _HAIR, 0.098, 3),
+    (J["LFoot"], _LTOE, 0.045, 4),
+    (J["RFoot"], _RTOE, 0.045, 4),
 )
 
 
@@ -59,18 +72,36 @@ def scale_intrinsics(K: np.ndarray, image_size: np.ndarray, size: int) -> np.nda
     return resize_intrinsics(np.asarray(K, np.float64), size / np.asarray(image_size, np.float64))
 
 
-def _subject_look(names: np.ndarray, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-sample clothing colours ``(B, 3 slots, 3)`` and a radius factor ``(B,)`` by subject."""
-    unique, index = np.unique(names, return_inverse=True)
+def _stream(seed: int, key: object) -> np.random.Generator:
+    return np.random.default_rng([seed, zlib.crc32(str(key).encode())])
+
+
+def _person_look(
+    subjects: np.ndarray, outfits: np.ndarray, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample colours ``(B, 5 slots, 3)`` and a radius factor ``(B,)``.
+
+    Skin, hair and build belong to the subject; clothes and shoes to the outfit (one per
+    video). With a handful of training subjects, outfits fixed per subject would let a network
+    learn "this shirt is a torso" five times over and fail on the test subjects' clothes.
+    """
     colours, radius = [], []
-    for name in unique:
-        rng = np.random.default_rng([seed, zlib.crc32(str(name).encode())])
-        skin = rng.uniform([0.45, 0.3, 0.2], [0.95, 0.75, 0.6])
-        colours.append(np.stack([skin, rng.uniform(0.05, 0.95, 3), rng.uniform(0.05, 0.7, 3)]))
-        radius.append(rng.uniform(0.85, 1.2))
-    colours_t = torch.as_tensor(np.array(colours), dtype=torch.float32)
-    radius_t = torch.as_tensor(np.array(radius), dtype=torch.float32)
-    return colours_t[index], radius_t[index]
+    for subject, outfit in zip(subjects, outfits, strict=True):
+        body, wear = _stream(seed, subject), _stream(seed, f"outfit|{outfit}")
+        skin = body.uniform([0.45, 0.3, 0.2], [0.95, 0.75, 0.6])
+        hair = body.uniform(0.02, 0.5) * np.array([1.0, 0.8, 0.6])
+        radius.append(body.uniform(0.85, 1.2))
+        clothes = [wear.uniform(0.05, 0.95, 3), wear.uniform(0.05, 0.7, 3)]
+        shoes = wear.uniform(0.05, 0.9, 3) * wear.uniform(0.2, 1.0)
+        colours.append(np.stack([skin, *clothes, hair, shoes]))
+    colours_t = torch.as_tensor(np.array(colours).reshape(-1, 5, 3), dtype=torch.float32)
+    return colours_t, torch.as_tensor(np.array(radius), dtype=torch.float32)
+
+
+def outfit_keys(data: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
+    """One outfit per video (subject, action, sequence): what a person wears in it."""
+    fields = {k: data[k][rows] for k in ("subject", "action", "sequence") if k in data}
+    return join_keys(fields, ("subject", "action", "sequence"))
 
 
 def _scene_look(sample_ids: np.ndarray, seed: int) -> dict[str, torch.Tensor]:
@@ -237,6 +268,25 @@ def _draw_capsules(rgb, depth, joints_cam, K, colours, radius, light_cam, size):
     depth[batch, rows[:, :, None], cols[:, None, :]] = win_depth
 
 
+def _front_cues(pose_world: torch.Tensor) -> torch.Tensor:
+    """Back-of-head (hair) and toe points ``(B, 3, 3)``: where the person faces.
+
+    Forward is ``up x right`` of the body (up along the spine, right from the left to the
+    right hip), as in the body frame of :mod:`epoch_kedro.skeleton`; toes point forward
+    along the floor.
+    """
+    right = pose_world[:, J["RHip"]] - pose_world[:, J["LHip"]]
+    up = pose_world[:, J["Thorax"]] - pose_world[:, J["Hip"]]
+    forward = torch.linalg.cross(up, right)
+    forward = forward / forward.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+    flat = forward * torch.tensor([1.0, 1.0, 0.0])
+    flat = flat / flat.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+    down = torch.tensor([0.0, 0.0, -0.03])
+    hair = pose_world[:, J["Head"]] - 0.045 * forward
+    toes = [pose_world[:, J[foot]] + 0.14 * flat + down for foot in ("LFoot", "RFoot")]
+    return torch.stack([hair, *toes], 1)
+
+
 def render_batch(
     pose_world: np.ndarray,
     K: np.ndarray,
@@ -245,15 +295,19 @@ def render_batch(
     subjects: np.ndarray,
     sample_ids: np.ndarray,
     config: RenderConfig,
+    outfits: np.ndarray | None = None,
 ) -> np.ndarray:
     """Render ``B`` images ``(B, S, S, 3)`` uint8 from world poses and *already scaled* K."""
     Kt = torch.as_tensor(K, dtype=torch.float32)
     Rt = torch.as_tensor(R, dtype=torch.float32)
     tt = torch.as_tensor(t, dtype=torch.float32)
     look = _scene_look(sample_ids, config.seed)
-    colours, radius = _subject_look(subjects, config.seed)
+    outfits = subjects if outfits is None else outfits
+    colours, radius = _person_look(subjects, outfits, config.seed)
     rgb, depth = _smooth_background(Kt, Rt, tt, look, config.size)
-    joints = torch.as_tensor(pose_world, dtype=torch.float32) @ Rt.transpose(-1, -2) + tt[:, None]
+    world = torch.as_tensor(pose_world, dtype=torch.float32)
+    world = torch.cat([world, _front_cues(world)], 1)
+    joints = world @ Rt.transpose(-1, -2) + tt[:, None]
     light_cam = torch.einsum("bij,bj->bi", Rt, look["light"])  # towards the light, camera frame
     _draw_capsules(rgb, depth, joints, Kt, colours, radius, light_cam, config.size)
     img = rgb * look["exposure"][:, None, None, None]
@@ -284,16 +338,34 @@ def _person_extent(data: dict[str, np.ndarray], rows: np.ndarray, K: np.ndarray)
 def render_dataset(
     data: dict[str, np.ndarray], rows: np.ndarray, config: RenderConfig
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Images ``(M, S, S, 3)`` uint8 of the given sample rows and their scaled K ``(M, 3, 3)``.
+    """Full frames ``(M, S, S, 3)`` uint8 of the given sample rows and their scaled K ``(M, 3, 3)``.
 
     Samples are rendered in order of on-screen person size so that each batch's evaluation
     window fits its members tightly; images return in the order of ``rows``.
     """
     K = scale_intrinsics(data["K"][rows], data["image_size"][rows], config.size)
     order = np.argsort(_person_extent(data, rows, K), kind="stable")
+    return _render_rows(data, rows, K, order, config, "render"), K.astype(np.float32)
+
+
+def render_crops(
+    data: dict[str, np.ndarray], rows: np.ndarray, boxes: np.ndarray, config: RenderConfig
+) -> np.ndarray:
+    """Square person crops ``(M, S, S, 3)`` uint8 of the given rows at ``boxes (M, 3)``.
+
+    A crop is drawn directly with the crop's exact intrinsics (:func:`crop_intrinsics`): the
+    same picture as cutting the box out of a full-resolution frame, at the cost of an
+    ``S``-pixel image.
+    """
+    K = crop_intrinsics(np.asarray(data["K"][rows], np.float64), boxes, config.size)
+    return _render_rows(data, rows, K, np.arange(len(rows)), config, "crops")
+
+
+def _render_rows(data, rows, K, order, config, desc) -> np.ndarray:
+    """Images of ``rows`` seen by ``K``, rendered in batches taken in ``order``."""
     images = np.empty((len(rows), config.size, config.size, 3), dtype=np.uint8)
     starts = range(0, len(rows), config.batch_size)
-    for start in progress(starts, desc=f"render {config.size}px", total=len(starts), unit="batch"):
+    for start in progress(starts, desc=f"{desc} {config.size}px", total=len(starts), unit="batch"):
         pick = order[start : start + config.batch_size]
         r = rows[pick]
         images[pick] = render_batch(
@@ -304,5 +376,6 @@ def render_dataset(
             data["subject"][r],
             r,
             config,
+            outfit_keys(data, r),
         )
-    return images, K.astype(np.float32)
+    return images

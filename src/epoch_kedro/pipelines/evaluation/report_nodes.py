@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from epoch_kedro.data.crops import crop_source
 from epoch_kedro.models.artifacts import liftnet_from_artifact
 from epoch_kedro.reporting import figures as F
 from epoch_kedro.reporting import predictions as P
@@ -26,7 +27,7 @@ logger = logging.getLogger(__name__)
 Arrays = dict[str, np.ndarray]
 
 
-def predict_test_poses(
+def predict_test_poses(  # noqa: PLR0913 - one argument per catalog input of the node
     model_input_test: Arrays,
     regnet_inputs_test: Arrays,
     liftnet_model: dict[str, Any],
@@ -34,7 +35,10 @@ def predict_test_poses(
     liftnet_reference_model: dict[str, Any],
     images: np.ndarray,
     image_index: Arrays,
+    raw_dataset: Arrays,
     report: dict[str, Any],
+    dataset: dict[str, Any],
+    render: dict[str, Any],
 ) -> Arrays:
     """Per-sample poses of every setting on the test split, RegNet's camera, overlay frames."""
     config = from_params(ReportConfig, report, "report")
@@ -46,7 +50,14 @@ def predict_test_poses(
     }
     out = P.liftnet_predictions(model_input_test, models)
     out |= P.chain_predictions(model_input_test, regnet_inputs_test, liftnet)
-    out |= P.overlay_samples(regnet_inputs_test, images, image_index, config.overlay_samples)
+    out |= P.overlay_samples(
+        regnet_inputs_test,
+        images,
+        image_index,
+        config.overlay_samples,
+        crop_source(raw_dataset, dataset, {**render, "crop_size": config.overlay_crop_size}),
+        config.overlay_crop_size,
+    )
     return {k: v.astype(np.float32) if v.dtype.kind == "f" else v for k, v in out.items()}
 
 

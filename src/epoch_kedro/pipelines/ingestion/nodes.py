@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from epoch_kedro.data import mpi_inf_3dhp
+from epoch_kedro.data.crops import training_crops
 from epoch_kedro.data.schema import num_samples
 from epoch_kedro.data.sources import dataset_name, load_source, resolve_splits
 from epoch_kedro.data.synthetic.render import RenderConfig, render_dataset, select_frames
@@ -44,7 +45,7 @@ def render_images(
     Returns ``images (M, S, S, 3)`` uint8 and ``{"sample_id": (M,), "K": (M, 3, 3)}`` (the
     intrinsics of the resized full frame).
     """
-    params = dict(render)
+    params = {k: v for k, v in render.items() if k not in ("crop_size", "box")}
     enabled, stride = params.pop("enabled", True), int(params.pop("frame_stride", 1))
     config = from_params(RenderConfig, params, "render")
     kind = dataset.get("kind")
@@ -62,3 +63,17 @@ def render_images(
     logger.info("Rendering %d images at %d px (every %d-th frame)", len(rows), config.size, stride)
     images, K = render_dataset(raw_dataset, rows, config)
     return images, {"sample_id": rows.astype(np.int64), "K": K}
+
+
+def cut_training_crops(
+    raw_dataset: dict[str, np.ndarray],
+    image_index: dict[str, np.ndarray],
+    dataset: dict[str, Any],
+    render: dict[str, Any],
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Person crops of every frame with an image, at jittered boxes around its 2D labels.
+
+    RegNet trains on these (``render.crop_size`` pixels; ``render.box`` sets margin and
+    jitter). Returns ``crops (M, C, C, 3)`` uint8 and ``{"sample_id", "box"}`` (full-frame px).
+    """
+    return training_crops(raw_dataset, image_index["sample_id"], dataset, render)

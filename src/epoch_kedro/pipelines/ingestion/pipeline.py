@@ -2,11 +2,11 @@
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from epoch_kedro.pipelines.ingestion.nodes import ingest_dataset, render_images
+from epoch_kedro.pipelines.ingestion.nodes import cut_training_crops, ingest_dataset, render_images
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Dataset source -> validated ingested dataset -> rendered camera images."""
+    """Dataset source -> validated ingested dataset -> camera images and person crops."""
     return pipeline(
         [
             node(
@@ -21,6 +21,13 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["raw_dataset", "params:dataset", "params:render"],
                 outputs=["images", "image_index"],
                 name="render_images",
+                tags=["data"],
+            ),
+            node(
+                cut_training_crops,
+                inputs=["raw_dataset", "image_index", "params:dataset", "params:render"],
+                outputs=["crops", "crop_index"],
+                name="cut_training_crops",
                 tags=["data"],
             ),
         ]

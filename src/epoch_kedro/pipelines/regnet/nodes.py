@@ -1,4 +1,4 @@
-"""RegNet nodes: unpack parameters, call :mod:`epoch_kedro.training.regnet`, return artifacts."""
+"""RegNet nodes: unpack parameters, call :mod:`epoch_kedro.training`, return artifacts."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from epoch_kedro.models.artifacts import FORMAT, flow_from_artifact, to_artifact
+from epoch_kedro.training import localizer as localizer_training
 from epoch_kedro.training import regnet as training
 from epoch_kedro.utils.runtime import set_threads
 
@@ -17,39 +18,79 @@ logger = logging.getLogger(__name__)
 Arrays = dict[str, np.ndarray]
 #: Artifact kind saved in place of a model when there were no images to train on.
 SKIPPED_KIND = "regnet_skipped"
+_RUN_KEYS = ("resume", "checkpoint_dir", "torch_threads")
 
 
-def train_regnet_model(
+def _skipped(images: np.ndarray, name: str) -> dict[str, Any] | None:
+    """The ``regnet_skipped`` marker when there are no images, else None."""
+    if len(images):
+        return None
+    reason = "no images (the dataset has none, or render.enabled=false)"
+    logger.info("%s skipped: %s; LiftNet will use ground-truth 2D", name, reason)
+    return {"format": FORMAT, "kind": SKIPPED_KIND, "reason": reason}
+
+
+def _run_settings(params: dict[str, Any], name: str) -> tuple[dict, Path, bool]:
+    """Split off the run settings: (model parameters, checkpoint path, resume)."""
+    params = dict(params)
+    set_threads(params)
+    run = {k: params.pop(k) for k in _RUN_KEYS if k in params}
+    checkpoint = Path(run.get("checkpoint_dir", "data/06_models/checkpoints")) / f"{name}_last.pt"
+    return params, checkpoint, bool(run.get("resume", False))
+
+
+def train_localizer_model(
     model_input_train: Arrays,
     model_input_val: Arrays,
     images: np.ndarray,
     image_index: Arrays,
+    localizer: dict[str, Any],
+) -> tuple[dict[str, Any], list[dict]]:
+    """Train the localiser (low-resolution full frame -> 2D -> person box) on 2D labels."""
+    skipped = _skipped(images, "Localiser")
+    if skipped:
+        return skipped, []
+    params, checkpoint, resume = _run_settings(localizer, "localizer")
+    model, result = localizer_training.train_localizer(
+        model_input_train,
+        model_input_val,
+        training.ImageSet(images, image_index),
+        localizer_training.training_config(params),
+        checkpoint=checkpoint,
+        resume=resume,
+    )
+    return to_artifact(model, "localizer", result.history), result.history
+
+
+def train_regnet_model(  # noqa: PLR0913 - one argument per catalog input of the node
+    model_input_train: Arrays,
+    model_input_val: Arrays,
+    images: np.ndarray,
+    image_index: Arrays,
+    crops: np.ndarray,
+    crop_index: Arrays,
     dataset_statistics: Arrays,
     flow_model: dict[str, Any],
     regnet: dict[str, Any],
 ) -> tuple[dict[str, Any], list[dict]]:
-    """Train RegNet on the training subjects' rendered images (2D labels only).
+    """Train RegNet on the training subjects' person crops (2D labels only); the full frames
+    are its context (``regnet.model.context_widths``).
 
     Without images (a dataset that has none, or ``render.enabled=false``) the stage is
     skipped: it returns a ``regnet_skipped`` marker instead of a model, and an empty history.
     """
-    if len(images) == 0:
-        reason = "no images (the dataset has none, or render.enabled=false)"
-        logger.info("RegNet skipped: %s; LiftNet will use ground-truth 2D", reason)
-        return {"format": FORMAT, "kind": SKIPPED_KIND, "reason": reason}, []
-    params = dict(regnet)
-    set_threads(params)
-    run = {k: params.pop(k) for k in ("resume", "checkpoint_dir", "torch_threads") if k in params}
-    config = training.training_config(params)
-    checkpoint = Path(run.get("checkpoint_dir", "data/06_models/checkpoints")) / "regnet_last.pt"
+    skipped = _skipped(crops, "RegNet")
+    if skipped:
+        return skipped, []
+    params, checkpoint, resume = _run_settings(regnet, "regnet")
     model, result = training.train_regnet(
         model_input_train,
         model_input_val,
-        training.ImageSet(images, image_index),
+        training.ImageSet(crops, crop_index, training.ImageSet(images, image_index)),
         dataset_statistics["bone_length_mean"],
         flow_from_artifact(flow_model),
-        config,
+        training.training_config(params),
         checkpoint=checkpoint,
-        resume=bool(run.get("resume", False)),
+        resume=resume,
     )
     return to_artifact(model, "regnet", result.history), result.history

@@ -2,13 +2,26 @@
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from epoch_kedro.pipelines.regnet.nodes import train_regnet_model
+from epoch_kedro.pipelines.regnet.nodes import train_localizer_model, train_regnet_model
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Rendered images + 2D labels -> a trained RegNet."""
+    """Full frames -> a localiser (person boxes); person crops + 2D labels -> RegNet."""
     return pipeline(
         [
+            node(
+                train_localizer_model,
+                inputs=[
+                    "model_input_train",
+                    "model_input_val",
+                    "images",
+                    "image_index",
+                    "params:localizer",
+                ],
+                outputs=["localizer_model", "localizer_history"],
+                name="train_localizer",
+                tags=["training"],
+            ),
             node(
                 train_regnet_model,
                 inputs=[
@@ -16,6 +29,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "model_input_val",
                     "images",
                     "image_index",
+                    "crops",
+                    "crop_index",
                     "dataset_statistics",
                     "flow_model",
                     "params:regnet",

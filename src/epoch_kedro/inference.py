@@ -1,0 +1,186 @@
+"""Inference: run the trained networks on images (no training code, no losses).
+
+The image -> 2D + camera path of the EPOCH chain, top-down:
+
+1. the localiser reads the low-resolution full frame and places a box around the person
+   (:func:`find_boxes`);
+2. RegNet reads the crop of that box (cut from the frame, or rendered, by a ``crop_fn``) and
+   returns its 2D pose, camera and 3D in the full frame (:func:`predict_regnet`);
+3. optionally the box is redrawn around RegNet's 2D and RegNet reads the new crop
+   (``refine`` passes): a centred, well-scaled crop is what it was trained on;
+4. the last crop is also read mirrored and the two 2D estimates averaged (:func:`flip_test`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from epoch_kedro.data.boxes import DEFAULT_BOX, BoxConfig, boxes_from_keypoints
+from epoch_kedro.geometry import resize_pixels
+from epoch_kedro.models.localizer import Localizer
+from epoch_kedro.models.regnet import RegNet
+from epoch_kedro.skeleton import FLIP_PERMUTATION
+
+#: ``crop_fn(rows, boxes) -> (M, S, S, 3) uint8``: the crops of dataset rows at full-frame boxes.
+CropFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+#: RegNet outputs returned by :func:`predict_regnet` (full-frame pixels, metres).
+REGNET_OUTPUTS = ("kp2d", "kp2d_heat", "K", "R", "t", "pose_cam", "gravity")
+
+
+def prepare_images(image_u8: torch.Tensor) -> torch.Tensor:
+    """``(B, S, S, 3)`` uint8 -> ``(B, 3, S, S)`` float in [0, 1], channels-last memory."""
+    x = image_u8.permute(0, 3, 1, 2).float() / 255.0
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+def _device(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _chunks(n: int, batch_size: int):
+    for start in range(0, n, batch_size):
+        yield slice(start, start + batch_size)
+
+
+def localize(model: Localizer, frames: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """The localiser's 2D pose ``(M, 17, 2)`` in the pixels of the resized frames."""
+    device = _device(model)
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for part in _chunks(len(frames), batch_size):
+            batch = torch.as_tensor(np.ascontiguousarray(frames[part])).to(device)
+            out.append(model(prepare_images(batch))[0].float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, 17, 2), np.float32)
+
+
+def to_frame_pixels(kp2d: np.ndarray, image_size: np.ndarray, size: int) -> np.ndarray:
+    """Pixels of a ``size`` x ``size`` resized frame -> full-frame pixels."""
+    return resize_pixels(kp2d, np.asarray(image_size, np.float64) / size)
+
+
+def find_boxes(
+    model: Localizer,
+    frames: np.ndarray,
+    image_size: np.ndarray,
+    config: BoxConfig = DEFAULT_BOX,
+    batch_size: int = 256,
+) -> np.ndarray:
+    """Person boxes ``(M, 3)`` in full-frame pixels from the resized full frames alone."""
+    kp = to_frame_pixels(localize(model, frames, batch_size), image_size, frames.shape[1])
+    return boxes_from_keypoints(kp, None, config)
+
+
+def predict_regnet(
+    model: RegNet,
+    crops: np.ndarray,
+    boxes: np.ndarray,
+    image_size: np.ndarray,
+    batch_size: int = 256,
+    frames: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """RegNet on crops ``(M, S, S, 3)`` uint8 at ``boxes (M, 3)`` of frames ``(M, 2)`` (W, H).
+
+    ``frames (M, s, s, 3)`` uint8: the low-resolution full frames, for a RegNet with a context.
+    """
+    device = _device(model)
+    model.eval()
+    chunks: dict[str, list] = {k: [] for k in REGNET_OUTPUTS}
+
+    def images(array, part):
+        if array is None:
+            return None
+        return prepare_images(torch.as_tensor(np.ascontiguousarray(array[part])).to(device))
+
+    with torch.no_grad():
+        for part in _chunks(len(crops), batch_size):
+            out = model(
+                images(crops, part),
+                torch.as_tensor(boxes[part], dtype=torch.float32, device=device),
+                torch.as_tensor(image_size[part], dtype=torch.float32, device=device),
+                images(frames, part),
+            )
+            for key in REGNET_OUTPUTS:
+                chunks[key].append(getattr(out, key).float().cpu().numpy())
+    empty = {"K": (0, 3, 3), "R": (0, 3, 3), "t": (0, 3), "gravity": (0, 3)}
+    return {
+        k: np.concatenate(v) if v else np.zeros(empty.get(k, (0, 17, 2)), np.float32)
+        for k, v in chunks.items()
+    }
+
+
+def mirror(
+    crops: np.ndarray, boxes: np.ndarray, image_size: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The crops and boxes of the horizontally mirrored frames."""
+    mirrored = boxes.copy()
+    mirrored[:, 0] = image_size[:, 0] - 1 - boxes[:, 0]
+    return mirror_images(crops), mirrored
+
+
+def mirror_images(images: np.ndarray | None) -> np.ndarray | None:
+    """Images ``(M, H, W, 3)`` mirrored left to right (None stays None)."""
+    return None if images is None else np.ascontiguousarray(images[:, :, ::-1])
+
+
+def unmirror_keypoints(kp2d: np.ndarray, image_size: np.ndarray) -> np.ndarray:
+    """Keypoints predicted on a mirrored frame, in the original frame (left/right swapped)."""
+    back = kp2d[:, list(FLIP_PERMUTATION)].copy()
+    back[..., 0] = image_size[:, None, 0] - 1 - back[..., 0]
+    return back
+
+
+def flip_test(
+    model: RegNet,
+    crops: np.ndarray,
+    boxes: np.ndarray,
+    image_size: np.ndarray,
+    batch_size: int = 256,
+    frames: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """RegNet on the crops and on their mirror images; the two 2D estimates are averaged.
+
+    ``kp2d_heat`` becomes the average, ``kp2d_heat_single`` and ``kp2d_heat_mirrored`` keep
+    both (their disagreement is a per-joint confidence); the rest is the unmirrored pass.
+    """
+    pred = predict_regnet(model, crops, boxes, image_size, batch_size, frames)
+    mirrored, mirrored_boxes = mirror(crops, boxes, image_size)
+    back = predict_regnet(
+        model, mirrored, mirrored_boxes, image_size, batch_size, mirror_images(frames)
+    )["kp2d_heat"]
+    back = unmirror_keypoints(back, image_size)
+    single = pred["kp2d_heat"]
+    return {
+        **pred,
+        "kp2d_heat": 0.5 * (single + back),
+        "kp2d_heat_single": single,
+        "kp2d_heat_mirrored": back,
+    }
+
+
+def regnet_on_boxes(  # noqa: PLR0913 - the chain's knobs, all keyword-only past image_size
+    model: RegNet,
+    crop_fn: CropFn,
+    rows: np.ndarray,
+    boxes: np.ndarray,
+    image_size: np.ndarray,
+    *,
+    refine: int = 0,
+    config: BoxConfig = DEFAULT_BOX,
+    batch_size: int = 256,
+    frames: np.ndarray | None = None,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """RegNet on the crops of ``rows`` at ``boxes``, re-boxed ``refine`` times around its 2D;
+    the last pass is a :func:`flip_test`.
+
+    Returns RegNet's outputs and the last boxes.
+    """
+    for _ in range(refine):
+        crops = crop_fn(rows, boxes)
+        pred = predict_regnet(model, crops, boxes, image_size, batch_size, frames)
+        boxes = boxes_from_keypoints(pred["kp2d_heat"], None, config)
+    pred = flip_test(model, crop_fn(rows, boxes), boxes, image_size, batch_size, frames)
+    return pred, boxes

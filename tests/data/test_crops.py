@@ -1,0 +1,78 @@
+"""Crop sources and the training crops: rendered for synthetic data, None without images."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from epoch_kedro.data.boxes import BoxConfig, boxes_from_keypoints, jitter_boxes
+from epoch_kedro.data.crops import box_config, crop_config, crop_source, training_crops
+from epoch_kedro.data.synthetic.render import RenderConfig, render_crops
+
+SYNTHETIC = {"kind": "synthetic"}
+RENDER = {
+    "enabled": True,
+    "size": 64,
+    "crop_size": 24,
+    "frame_stride": 4,
+    "noise_std": 0.0,
+    "seed": 5,
+    "box": {"margin": 1.5, "jitter_shift": 0.05},
+}
+
+
+@pytest.fixture(scope="module")
+def data(synthetic_small):
+    return {**synthetic_small, "sample_id": np.arange(len(synthetic_small["kp2d"]))}
+
+
+def test_render_parameters_split_into_box_and_crop_settings():
+    assert box_config(RENDER) == BoxConfig(margin=1.5, jitter_shift=0.05)
+    assert box_config({}) == BoxConfig()
+    config = crop_config(RENDER)
+    assert config == RenderConfig(size=24, noise_std=0.0, seed=5)
+    assert crop_config({"size": 48}).size == 48  # without crop_size: the frame size
+    with pytest.raises(ValueError, match=r"render\.box: unknown parameter\(s\) \['side'\]"):
+        box_config({"box": {"side": 3}})
+    with pytest.raises(ValueError, match=r"render: unknown parameter\(s\) \['colour'\]"):
+        crop_config({"colour": 1})
+
+
+def test_crop_source_renders_synthetic_crops(data):
+    crop_fn = crop_source(data, SYNTHETIC, RENDER)
+    rows = np.array([3, 40])
+    boxes = boxes_from_keypoints(data["kp2d"][rows])
+    crops = crop_fn(rows, boxes)
+    assert crops.shape == (2, 24, 24, 3) and crops.dtype == np.uint8
+    np.testing.assert_array_equal(crops, render_crops(data, rows, boxes, crop_config(RENDER)))
+
+
+def test_no_crop_source_without_images(data, tmp_path):
+    assert crop_source(data, SYNTHETIC, {**RENDER, "enabled": False}) is None
+    assert crop_source(data, {"kind": "h36m"}, RENDER) is None
+    # MPI-INF-3DHP without its imageSequence/ directories.
+    assert crop_source(data, {"kind": "mpi_inf_3dhp", "root": str(tmp_path)}, RENDER) is None
+
+
+def test_training_crops_are_cut_at_jittered_label_boxes(data):
+    ids = np.arange(0, len(data["kp2d"]), 11)
+    crops, index = training_crops(data, ids, SYNTHETIC, RENDER)
+    assert crops.shape == (len(ids), 24, 24, 3)
+    np.testing.assert_array_equal(index["sample_id"], ids)
+    config = box_config(RENDER)
+    labels = boxes_from_keypoints(data["kp2d"][ids], data["visible"][ids], config)
+    np.testing.assert_allclose(index["box"], jitter_boxes(labels, ids, 5, config), rtol=1e-6)
+    assert not np.allclose(index["box"], labels)  # jittered
+    np.testing.assert_array_equal(crops, render_crops(data, ids, index["box"], crop_config(RENDER)))
+    # A rerun, or a subset, gives the same crops for the same samples.
+    again, again_index = training_crops(data, ids[2:5], SYNTHETIC, RENDER)
+    np.testing.assert_array_equal(again, crops[2:5])
+    np.testing.assert_allclose(again_index["box"], index["box"][2:5])
+
+
+def test_training_crops_without_a_source_are_empty(data):
+    crops, index = training_crops(data, np.arange(5), {"kind": "h36m"}, RENDER)
+    assert crops.shape == (0, 24, 24, 3) and crops.dtype == np.uint8
+    assert index["sample_id"].shape == (0,) and index["box"].shape == (0, 3)
+    crops, index = training_crops(data, np.zeros(0, np.int64), SYNTHETIC, RENDER)
+    assert crops.shape == (0, 24, 24, 3) and index["box"].shape == (0, 3)
