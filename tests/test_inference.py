@@ -114,7 +114,7 @@ def test_predict_regnet_returns_every_output_whatever_the_batching():
     assert whole["pose_cam"].shape == (3, 17, 3) and whole["gravity"].shape == (3, 3)
     empty = predict_regnet(model, images[:0], BOXES[:0], FRAMES[:0])
     assert empty["kp2d"].shape == (0, 17, 2) and empty["K"].shape == (0, 3, 3)
-    assert empty["t"].shape == (0, 3)
+    assert empty["t"].shape == (0, 3) and empty["pose_cam"].shape == (0, 17, 3)
 
 
 def test_the_flip_test_averages_the_crop_and_its_mirror_image():

@@ -104,13 +104,14 @@ class ChainSettings:
 
 
 def _boxes(split, rows, frames, img_rows, localizer, settings, box_config) -> np.ndarray:
-    image_size = split["image_size"][rows]
     if settings.boxes == "label":
         return boxes_from_keypoints(
             split["kp2d_observed"][rows], split["visible"][rows], box_config
         )
-    images = frames.images[img_rows]
-    return find_boxes(localizer, images, image_size, box_config, settings.batch_size)
+    image_size = split["image_size"][rows]
+    return find_boxes(
+        localizer, frames.images[img_rows], image_size, box_config, settings.batch_size
+    )
 
 
 def generate_inputs(

@@ -45,6 +45,13 @@ def _chunks(n: int, batch_size: int):
         yield slice(start, start + batch_size)
 
 
+def _images(array: np.ndarray | None, part: slice, device: torch.device) -> torch.Tensor | None:
+    """A slice of uint8 images as the network's input on ``device`` (None stays None)."""
+    if array is None:
+        return None
+    return prepare_images(torch.as_tensor(np.ascontiguousarray(array[part])).to(device))
+
+
 def localize(model: Localizer, frames: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """The localiser's 2D pose ``(M, 17, 2)`` in the pixels of the resized frames."""
     device = _device(model)
@@ -52,14 +59,18 @@ def localize(model: Localizer, frames: np.ndarray, batch_size: int = 256) -> np.
     out = []
     with torch.no_grad():
         for part in _chunks(len(frames), batch_size):
-            batch = torch.as_tensor(np.ascontiguousarray(frames[part])).to(device)
-            out.append(model(prepare_images(batch))[0].float().cpu().numpy())
+            out.append(model(_images(frames, part, device))[0].float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 17, 2), np.float32)
 
 
 def to_frame_pixels(kp2d: np.ndarray, image_size: np.ndarray, size: int) -> np.ndarray:
     """Pixels of a ``size`` x ``size`` resized frame -> full-frame pixels."""
     return resize_pixels(kp2d, np.asarray(image_size, np.float64) / size)
+
+
+def to_resized_pixels(kp2d: np.ndarray, image_size: np.ndarray, size: int) -> np.ndarray:
+    """Full-frame pixels -> pixels of the frame resized to ``size`` x ``size``."""
+    return resize_pixels(kp2d, size / np.asarray(image_size, np.float64))
 
 
 def find_boxes(
@@ -89,23 +100,17 @@ def predict_regnet(
     device = _device(model)
     model.eval()
     chunks: dict[str, list] = {k: [] for k in REGNET_OUTPUTS}
-
-    def images(array, part):
-        if array is None:
-            return None
-        return prepare_images(torch.as_tensor(np.ascontiguousarray(array[part])).to(device))
-
     with torch.no_grad():
         for part in _chunks(len(crops), batch_size):
             out = model(
-                images(crops, part),
+                _images(crops, part, device),
                 torch.as_tensor(boxes[part], dtype=torch.float32, device=device),
                 torch.as_tensor(image_size[part], dtype=torch.float32, device=device),
-                images(frames, part),
+                _images(frames, part, device),
             )
             for key in REGNET_OUTPUTS:
                 chunks[key].append(getattr(out, key).float().cpu().numpy())
-    empty = {"K": (0, 3, 3), "R": (0, 3, 3), "t": (0, 3), "gravity": (0, 3)}
+    empty = {"K": (0, 3, 3), "R": (0, 3, 3), "t": (0, 3), "gravity": (0, 3), "pose_cam": (0, 17, 3)}
     return {
         k: np.concatenate(v) if v else np.zeros(empty.get(k, (0, 17, 2)), np.float32)
         for k, v in chunks.items()

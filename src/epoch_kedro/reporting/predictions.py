@@ -12,8 +12,8 @@ import numpy as np
 
 from epoch_kedro.evaluation.evaluate import metric_pose
 from epoch_kedro.evaluation.metrics import joint_errors
-from epoch_kedro.geometry import crop_pixels, resize_pixels
-from epoch_kedro.inference import CropFn
+from epoch_kedro.geometry import crop_pixels
+from epoch_kedro.inference import CropFn, to_resized_pixels
 from epoch_kedro.models.liftnet import LiftNet
 from epoch_kedro.skeleton import ROOT
 from epoch_kedro.training.liftnet import lift_tensors, predict_poses
@@ -89,7 +89,7 @@ def overlay_samples(
     boxes = generated["box"][rows].astype(np.float64)
     # The box in the resized frame's pixels: its corners map like any point.
     corners = np.stack([boxes[:, :2] - boxes[:, 2:] / 2, boxes[:, :2] + boxes[:, 2:] / 2], 1)
-    corners = _resized(corners, frame, size)
+    corners = to_resized_pixels(corners, frame, size)
     has_crops = crop_fn is not None and len(rows) > 0
     crops = (
         crop_fn(generated["sample_id"][rows], boxes)
@@ -106,11 +106,6 @@ def overlay_samples(
         "overlay_px_error": np.linalg.norm(kp - kp_gt, axis=-1).mean(-1),
         "overlay_sample_id": generated["sample_id"][rows],
     }
-
-
-def _resized(points: np.ndarray, image_size: np.ndarray, size: int) -> np.ndarray:
-    """Full-frame points ``(N, P, 2)`` in the pixels of the frame resized to ``size``."""
-    return resize_pixels(points, size / image_size)
 
 
 def per_sample_errors(pred: np.ndarray, gt: np.ndarray) -> dict[str, np.ndarray]:

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from epoch_kedro.evaluation.metrics import keypoint_errors_2d
-from epoch_kedro.inference import localize, prepare_images, to_frame_pixels
+from epoch_kedro.inference import localize, prepare_images, to_frame_pixels, to_resized_pixels
 from epoch_kedro.models.backbone import heatmap_nll
 from epoch_kedro.models.localizer import Localizer, LocalizerConfig
 from epoch_kedro.training.loop import FitResult, LoopConfig, fit
@@ -53,9 +53,9 @@ def training_config(params: dict) -> LocalizerTrainingConfig:
 def frame_tensors(split: dict[str, np.ndarray], frames: ImageSet) -> dict[str, torch.Tensor]:
     """The localiser's training inputs: resized frames and 2D labels in their pixels."""
     rows, img_rows = image_rows(split, frames.index)
-    size = frames.images.shape[1]
-    scale = size / split["image_size"][rows].astype(np.float64)
-    kp = (split["kp2d_observed"][rows] + 0.5) * scale[:, None] - 0.5
+    kp = to_resized_pixels(
+        split["kp2d_observed"][rows], split["image_size"][rows], frames.images.shape[1]
+    )
     return {
         "image": torch.as_tensor(np.ascontiguousarray(frames.images[img_rows])),
         "kp2d": torch.as_tensor(kp, dtype=torch.float32),
