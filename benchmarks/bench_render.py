@@ -26,12 +26,16 @@ from epoch_kedro.data.synthetic.render import RenderConfig, render_crops, render
 GOAL_SIZE, GOAL_RATE = 128, 1000
 
 
-def rate(render: Callable[[int], object], count: int) -> float:
-    """Images/s of ``render(count)`` (the first ``count`` images), after a 256-image warm-up."""
+def rate(render: Callable[[int], object], count: int, repeats: int = 3) -> float:
+    """Images/s of ``render(count)`` (the first ``count`` images), after a 256-image warm-up:
+    the median of ``repeats`` timings (single timings vary by +-10 % on a shared machine)."""
     render(min(count, 256))
-    start = time.perf_counter()
-    render(count)
-    return count / (time.perf_counter() - start)
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        render(count)
+        rates.append(count / (time.perf_counter() - start))
+    return float(np.median(rates))
 
 
 def main() -> None:

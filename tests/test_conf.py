@@ -30,7 +30,9 @@ def test_image_sizes_match_the_networks_inputs(env):
 def test_paper_profile_is_larger_than_the_default():
     base, paper = parameters("local"), parameters("paper")
     assert paper["render"]["size"] > base["render"]["size"]
-    assert paper["render"]["crop_size"] > base["render"]["crop_size"]
+    assert paper["render"]["crop_size"] >= base["render"]["crop_size"]
+    # ... and reads the crop at full stem resolution where the default pools it
+    assert paper["regnet"]["model"]["stem_stride"] < base["regnet"]["model"]["stem_stride"]
     assert paper["regnet"]["loop"]["epochs"] > base["regnet"]["loop"]["epochs"]
     assert len(paper["regnet"]["model"]["widths"]) > len(base["regnet"]["model"]["widths"])
     assert paper["liftnet"]["model"]["width"] > base["liftnet"]["model"]["width"]

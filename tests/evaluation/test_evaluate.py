@@ -9,7 +9,13 @@ import pytest
 from epoch_kedro.chain import video_ids
 from epoch_kedro.data.normalize import to_model_input
 from epoch_kedro.data.synthetic.generate import _stream
-from epoch_kedro.evaluation.evaluate import camera_types, evaluate_setting, regnet_section
+from epoch_kedro.evaluation.evaluate import (
+    camera_types,
+    evaluate_setting,
+    ray_floor,
+    regnet_section,
+)
+from epoch_kedro.evaluation.metrics import pose_metrics
 from tests.conftest import SMALL_CONFIG
 
 
@@ -134,3 +140,26 @@ def test_regnet_section_reports_camera_errors_per_camera_type(synthetic_small):
     assert by_type["wild"]["frames"] == int((types == "wild").sum()) > 0
     assert by_type["rig"]["focal_rel_err"] == pytest.approx(0.1, abs=0.005)
     assert by_type["wild"]["focal_rel_err"] == pytest.approx(0.3, abs=0.005)
+
+
+def test_ray_floor_is_the_truth_on_true_rays_and_keeps_every_true_depth(synthetic_small):
+    split = to_model_input(synthetic_small)
+    gt = split["pose3d_cam"].astype(np.float64)
+    np.testing.assert_allclose(ray_floor(split), gt, atol=1e-6)
+    # Rays off by a fixed angle: each joint keeps its depth and moves sideways by depth x shift.
+    shifted = dict(split, rays=split["rays"] + np.array([0.01, 0.0, 0.0]))
+    floor = ray_floor(shifted)
+    np.testing.assert_allclose(floor[..., 2], gt[..., 2], atol=1e-6)
+    np.testing.assert_allclose(floor[..., 0] - gt[..., 0], 0.01 * gt[..., 2], atol=1e-6)
+    # Jitter per joint is what Procrustes cannot remove: the floor rises with it.
+    rng = np.random.default_rng(0)
+    small, large = (
+        dict(
+            split,
+            rays=split["rays"]
+            + np.pad(s * rng.normal(size=(*split["rays"].shape[:-1], 2)), ((0, 0), (0, 0), (0, 1))),
+        )
+        for s in (0.002, 0.02)
+    )
+    errors = [pose_metrics(ray_floor(s), gt)["pa_mpjpe"] for s in (small, large)]
+    assert 0 < errors[0] < errors[1]

@@ -36,6 +36,19 @@ def test_keypoints_read_the_finest_pyramid_level_and_are_distributions():
     assert backbone.stages[-1][0].body[0].weight.grad.abs().sum() > 0
 
 
+def test_fine_keypoints_read_out_at_the_stem_resolution_with_the_coarse_context():
+    torch.manual_seed(0)
+    backbone, head = Backbone(WIDTHS), IntegralKeypoints(WIDTHS, 17, width=16, fine=True)
+    kp, prob = head(backbone(torch.rand(2, 3, 32, 32)), 32)
+    assert prob.shape == (2, 17, 16, 16)  # stride 2
+    torch.testing.assert_close(prob.sum((-1, -2)), torch.ones(2, 17))
+    centres = (torch.arange(16.0) + 0.5) * 2 - 0.5
+    torch.testing.assert_close(kp[..., 0], (prob.sum(-2) * centres).sum(-1))
+    kp.sum().backward()
+    for layer in (head.fine, head.heatmap[2], head.lateral[-1], backbone.stem[0]):
+        assert layer.weight.grad.abs().sum() > 0
+
+
 def test_soft_argmax_is_the_mean_of_the_heatmap():
     torch.manual_seed(0)
     head = IntegralKeypoints(WIDTHS, 2, width=16)

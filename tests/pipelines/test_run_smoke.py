@@ -86,6 +86,7 @@ def test_full_run_writes_every_artifact(smoke_run):
         "baseline_mean_focal_rel_err",
         "baseline_mean_pose_pck2d_005",
         "pose3d",
+        "ray_floor",
     ):
         assert key in regnet, key
     assert regnet["frames"] == 12 * 4 * 2  # smoke: every 2nd of 8 frames, 2 cameras, 12 actions

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import math
 
+import pytest
 import torch
 
 from epoch_kedro.training.loop import LoopConfig, fit
@@ -43,3 +45,22 @@ def test_warmup_ramps_the_step_size_and_leaves_the_schedule_alone():
     assert steps[0] < 0.3 * 1e-2 and steps[0] < steps[2] < steps[4]
     assert abs(steps[7] - 1e-2) < 0.3e-2  # past the ramp: the full rate
     assert [h["lr"] for h in result.history] == [1e-2, 5e-3]
+
+
+def test_cosine_schedule_falls_to_near_zero_over_the_epochs():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    data = {"x": torch.randn(16, 3), "y": torch.randn(16, 1)}
+
+    def loss_fn(model, batch, generator):
+        return {"total": ((model(batch["x"]) - batch["y"]) ** 2).mean()}
+
+    config = LoopConfig(epochs=4, batch_size=8, lr=1e-2, schedule="cosine")
+    result = fit(model, data, loss_fn, lambda m: {}, config)
+    expected = [1e-2 * 0.5 * (1 + math.cos(math.pi * e / 4)) for e in range(4)]
+    assert [h["lr"] for h in result.history] == pytest.approx(expected)
+
+
+def test_unknown_schedule_names_the_parameter():
+    with pytest.raises(ValueError, match=r"loop\.schedule='linear'"):
+        LoopConfig(schedule="linear")

@@ -58,6 +58,17 @@ def metric_pose(split: dict[str, np.ndarray]) -> np.ndarray:
     return split[key].astype(np.float64)
 
 
+def ray_floor(split: dict[str, np.ndarray]) -> np.ndarray:
+    """The true camera-frame pose with each joint moved onto the ray of the split's 2D, at its
+    true depth ``(N, 17, 3)`` m.
+
+    LiftNet predicts depths along the input rays, so this is what it would score with perfect
+    depths: the part of a chain's error that the 2D alone fixes (an oracle, for diagnosis).
+    """
+    depth = split["pose3d_cam"][..., 2:].astype(np.float64)
+    return split["rays"].astype(np.float64) * depth
+
+
 def _finite_median(x: np.ndarray) -> float | None:
     """Median of the finite entries; None when there are none (e.g. elevation not measured)."""
     finite = x[np.isfinite(x)]
@@ -139,5 +150,6 @@ def regnet_section(test: dict[str, np.ndarray], train: dict[str, np.ndarray]) ->
             for kind in ("rig", "wild")
         },
         "pose3d": pose_metrics(test["pose3d_regnet"].astype(np.float64), metric_pose(test)),
+        "ray_floor": pose_metrics(ray_floor(test), test["pose3d_cam"].astype(np.float64)),
     }
     return _rounded(section)

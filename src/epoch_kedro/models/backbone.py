@@ -84,7 +84,9 @@ class IntegralKeypoints(nn.Module):
     softmax is differentiable and sub-pixel.
     """
 
-    def __init__(self, widths: tuple[int, ...], joints: int, width: int = 64) -> None:
+    def __init__(
+        self, widths: tuple[int, ...], joints: int, width: int = 64, fine: bool = False
+    ) -> None:
         super().__init__()
         # Features after the stem and each stage; the heatmaps live on the second (stride 4
         # with the default stem), and every coarser level feeds it.
@@ -97,6 +99,10 @@ class IntegralKeypoints(nn.Module):
             nn.ReLU(inplace=True),
             nn.Conv2d(width, joints, 1),
         )
+        # ``fine``: the maps are read out at the stem's resolution (twice as many cells per
+        # side). A soft-argmax over coarse cells stays near half a cell off; only the 1x1
+        # layers run at the fine level, so it costs little.
+        self.fine = nn.Conv2d(widths[0], width, 1, bias=False) if fine else None
 
     def forward(self, features: list[torch.Tensor], size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Keypoints ``(B, J, 2)`` in the pixels of the ``size``-pixel input image, and the
@@ -107,7 +113,14 @@ class IntegralKeypoints(nn.Module):
             top = lateral(feature) + nn.functional.interpolate(
                 top, size=feature.shape[-2:], mode="nearest"
             )
-        logits = self.heatmap(top).float()
+        if self.fine is None:
+            logits = self.heatmap(top).float()
+        else:
+            hidden = nn.functional.interpolate(
+                self.heatmap[:-1](top), size=features[0].shape[-2:], mode="bilinear"
+            )
+            hidden = nn.functional.relu(hidden + self.fine(features[0]))
+            logits = self.heatmap[-1](hidden).float()
         b, j, h, w = logits.shape
         prob = logits.flatten(2).softmax(-1).view(b, j, h, w)
         stride = size / w

@@ -52,6 +52,7 @@ class RegNetConfig:
     # elevation error, as no 2D label supervises the horizon. () switches it off.
     context_widths: tuple[int, ...] = ()
     context_size: int = 64  # the full frames' size (render.size)
+    fine_heatmaps: bool = False  # read the heatmaps out at the stem's resolution
 
     def to_dict(self) -> dict:
         """Plain dict (checkpoint-safe)."""
@@ -124,7 +125,9 @@ class RegNet(nn.Module):
             nn.ReLU(inplace=True),
         )
         self.head = nn.Linear(config.hidden, sum(_HEAD.values()))
-        self.keypoints = IntegralKeypoints(tuple(config.widths), NUM_JOINTS)
+        self.keypoints = IntegralKeypoints(
+            tuple(config.widths), NUM_JOINTS, fine=config.fine_heatmaps
+        )
         # A small head: training starts near the bias below, and gradients reach the backbone.
         nn.init.normal_(self.head.weight, std=1e-3)
         nn.init.zeros_(self.head.bias)

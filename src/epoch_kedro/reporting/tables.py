@@ -24,6 +24,7 @@ SETTING_LABELS: dict[str, str] = {
     "liftnet_weak_gt": "LiftNet weak perspective (trained on true 2D), true 2D",
     "baseline_mean_pose": "Baseline: mean training pose",
     "regnet.pose3d": "RegNet's own 3D (rendered frames)",
+    "regnet.ray_floor": "Oracle: true depths on RegNet's 2D rays (what any depth-only lift keeps)",
     "liftnet_regnet": "EPOCH chain: LiftNet on RegNet's 2D + K̂ (boxes found from the image)",
     "liftnet_regnet_label_boxes": "EPOCH chain, boxes from the 2D labels",
     "liftnet_regnet_2d_true_camera": "LiftNet on RegNet's 2D + true camera",
@@ -44,13 +45,16 @@ PUBLISHED_SOURCE = "PUBLISHED, different dataset ({dataset}, ground-truth 2D)"
 
 
 def pose_sections(metrics: Mapping[str, Any]) -> dict[str, dict]:
-    """Every 3D-pose setting of ``metrics.json`` in file order (RegNet's own 3D after RegNet)."""
+    """Every 3D-pose setting of ``metrics.json`` in file order (RegNet's own 3D and the ray
+    floor after RegNet)."""
     sections = {}
     for key, value in metrics.items():
         if isinstance(value, dict) and "pa_mpjpe" in value:
             sections[key] = value
-        elif key == "regnet" and isinstance(value, dict) and "pose3d" in value:
-            sections["regnet.pose3d"] = value["pose3d"]
+        elif key == "regnet" and isinstance(value, dict):
+            sections.update(
+                {f"regnet.{k}": value[k] for k in ("pose3d", "ray_floor") if k in value}
+            )
     return sections
 
 

@@ -17,6 +17,7 @@ from epoch_kedro.geometry import project_normalized, rays, rotation_about_axis
 from epoch_kedro.models.flow import FlowConfig, PoseFlow
 from epoch_kedro.models.liftnet import LiftNet, LiftNetConfig
 from epoch_kedro.training import losses
+from epoch_kedro.training.detector_noise import DetectorNoise, corrupt
 from epoch_kedro.training.loop import FitResult, LoopConfig, fit
 from epoch_kedro.utils.config import from_params
 from epoch_kedro.utils.runtime import seed_everything
@@ -57,6 +58,7 @@ class LiftTrainingConfig:
     loop: LoopConfig = field(default_factory=LoopConfig)
     losses: LossWeights = field(default_factory=LossWeights)
     cycle: CycleConfig = field(default_factory=CycleConfig)
+    noise: DetectorNoise = field(default_factory=DetectorNoise)
     validation_samples: int = 4096
 
 
@@ -105,8 +107,15 @@ def cycle_terms(
     generator: torch.Generator,
     weights: LossWeights,
     cycle: CycleConfig,
+    noise: DetectorNoise | None = None,
 ) -> dict[str, torch.Tensor]:
-    """All loss terms of one batch: lift, rotate, project, re-lift, rotate back, compare."""
+    """All loss terms of one batch: lift, rotate, project, re-lift, rotate back, compare.
+
+    In training, ``noise`` corrupts the input 2D first (the lift goes through the input rays,
+    so the cycle can only be asked to return to what was lifted).
+    """
+    if noise is not None and model.training:
+        batch = corrupt(batch, noise, generator)
     gravity = batch.get("gravity")
     if gravity is not None and cycle.gravity_dropout and model.training:
         keep = torch.rand(len(gravity), generator=generator) >= cycle.gravity_dropout
@@ -208,6 +217,7 @@ def train_liftnet(
     resume: bool = False,
 ) -> tuple[LiftNet, FitResult]:
     """Train LiftNet with the frozen flow prior; validation 3D metrics are for monitoring only."""
+    config.noise.validate()
     seed_everything(config.loop.seed)  # initial weights are part of a reproducible run
     model = LiftNet(config.model, bone_mean)
     flow = flow.eval()
@@ -225,7 +235,7 @@ def train_liftnet(
 
     def loss_fn(model, batch, generator):
         flow.to(batch["pose2d"].device)
-        return cycle_terms(model, flow, batch, generator, config.losses, config.cycle)
+        return cycle_terms(model, flow, batch, generator, config.losses, config.cycle, config.noise)
 
     def validate_fn(model):
         device = next(model.parameters()).device
@@ -245,6 +255,7 @@ def train_liftnet(
         "model": config.model.to_dict(),
         "losses": asdict(config.losses),
         "cycle": asdict(config.cycle),
+        "noise": asdict(config.noise),
         "samples": len(train_t["pose2d"]),
     }
     result = fit(

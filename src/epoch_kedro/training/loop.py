@@ -44,9 +44,29 @@ class LoopConfig:
     monitor: str = "loss"  # validation key whose minimum selects the best weights
     max_steps_per_epoch: int = 0  # 0 = the whole training set each epoch
     warmup_steps: int = 0  # linear learning-rate ramp over the first optimiser steps
+    schedule: str = "exponential"  # per epoch: x lr_decay, or "cosine" (half cosine to ~0)
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"loop.schedule={self.schedule!r}; choose one of {list(SCHEDULES)}")
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+#: ``loop.schedule`` values.
+SCHEDULES = ("exponential", "cosine")
+
+
+def _scheduler(optimizer: torch.optim.Optimizer, config: LoopConfig):
+    """The per-epoch learning-rate schedule; a cosine ends near zero, so the last epochs
+    settle into a minimum instead of stopping at a still-large rate."""
+    if config.schedule == "cosine":
+        epochs = max(config.epochs, 1)
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda epoch: 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
+        )
+    return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.lr_decay)
 
 
 @dataclass
@@ -110,7 +130,7 @@ def fit(
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
-    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.lr_decay)
+    scheduler = _scheduler(optimizer, config)
     # The epoch count may grow between an interrupted run and its resumption; nothing else.
     loop = {k: v for k, v in config.to_dict().items() if k != "epochs"}
     meta = {"name": "model", "loop": loop, **(meta or {})}

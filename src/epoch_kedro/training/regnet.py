@@ -198,7 +198,9 @@ def regnet_terms(
     if weights.heatmap:
         size = batch["image"].shape[-1]
         labels = crop_pixels(batch["kp2d"], batch["box"], size)
-        terms["heatmap"] = heatmap_nll(out.heatmap, labels, batch["visible"], size)
+        # The same target width in pixels whatever the maps' resolution.
+        sigma = 2.0 if model.config.fine_heatmaps else 1.0
+        terms["heatmap"] = heatmap_nll(out.heatmap, labels, batch["visible"], size, sigma)
     if weights.symmetry:
         terms["symmetry"] = losses.bone_symmetry(out.pose_body)
     if weights.bone_ratio:
