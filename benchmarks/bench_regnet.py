@@ -10,7 +10,7 @@ inference is ``localize``. CUDA when available, else the CPU (the same code), ch
 native bf16): the rule of the training loop with ``amp: true, cpu_amp: true``. Autocast is the
 project's ``utils.runtime.autocast``, around training steps and inference alike.
 
-Usage: python benchmarks/bench_regnet.py [--size 64] [--precision auto] [--stem-stride 2]
+Usage: python benchmarks/bench_regnet.py [--size 128] [--precision auto] [--stem-stride 4]
     [--batch 64] [--steps 20] [--images 1024]
 """
 
@@ -97,9 +97,9 @@ def millions(model: nn.Module) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--size", type=int, default=64, help="crop size (render.crop_size)")
+    parser.add_argument("--size", type=int, default=128, help="crop size (render.crop_size)")
     parser.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="auto")
-    parser.add_argument("--stem-stride", type=int, default=2, choices=(2, 4))
+    parser.add_argument("--stem-stride", type=int, default=4, choices=(2, 4))
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--images", type=int, default=1024, help="crops and frames rendered")
@@ -131,7 +131,7 @@ def main() -> None:
     crop_set = T.ImageSet(crops, {"sample_id": rows, "box": boxes.astype(np.float32)})
     regnet_data = {k: v.to(device) for k, v in T.regnet_tensors(split, crop_set).items()}
     model = RegNet(
-        RegNetConfig(image_size=args.size, stem_stride=args.stem_stride),
+        RegNetConfig(image_size=args.size, stem_stride=args.stem_stride, fine_heatmaps=True),
         stats["bone_length_mean"],
     )
     model = model.to(device).to(memory_format=torch.channels_last)
@@ -147,7 +147,7 @@ def main() -> None:
 
     regnet_train = train_rate(model, regnet_data, regnet_loss, args, device, bf16)
     regnet_infer = infer_rate(
-        lambda n: predict_regnet(model, crops[:n], boxes[:n], image_size[:n]),
+        lambda n: predict_regnet(model, crops[:n], boxes[:n], image_size[:n], amp=bf16),
         len(crops),
         device,
         bf16,
@@ -169,7 +169,9 @@ def main() -> None:
         return {"total": kp2d + loc_config.heatmap_weight * heat}
 
     loc_train = train_rate(localizer, frame_data, localizer_loss, args, device, bf16)
-    loc_infer = infer_rate(lambda n: localize(localizer, frames[:n]), len(frames), device, bf16)
+    loc_infer = infer_rate(
+        lambda n: localize(localizer, frames[:n], amp=bf16), len(frames), device, bf16
+    )
 
     print(f"device: {device}, torch threads: {torch.get_num_threads()}, precision: {precision}")
     print(

@@ -43,13 +43,13 @@ def _device(model: torch.nn.Module) -> torch.device:
 
 
 @contextmanager
-def _evaluating(model: torch.nn.Module) -> Iterator[torch.device]:
+def _evaluating(model: torch.nn.Module, amp: bool = True) -> Iterator[torch.device]:
     """Eval mode without autograd, channels-last weights and bf16 autocast where the hardware
     has native bf16 (CUDA; CPUs with AVX512-BF16/AMX): how the CNNs train, and about 3x the
     fp32 speed on such a CPU (``benchmarks/bench_regnet.py``). Yields the model's device."""
     device = _device(model)
     model.eval().to(memory_format=torch.channels_last)
-    with torch.inference_mode(), autocast(device, True):
+    with torch.inference_mode(), autocast(device, amp):
         yield device
 
 
@@ -65,10 +65,13 @@ def _images(array: np.ndarray | None, part: slice, device: torch.device) -> torc
     return prepare_images(torch.as_tensor(np.ascontiguousarray(array[part])).to(device))
 
 
-def localize(model: Localizer, frames: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """The localiser's 2D pose ``(M, 17, 2)`` in the pixels of the resized frames."""
+def localize(
+    model: Localizer, frames: np.ndarray, batch_size: int = 256, amp: bool = True
+) -> np.ndarray:
+    """The localiser's 2D pose ``(M, 17, 2)`` in the pixels of the resized frames (``amp``:
+    bf16 where native, see :func:`_evaluating`)."""
     out = []
-    with _evaluating(model) as device:
+    with _evaluating(model, amp) as device:
         for part in _chunks(len(frames), batch_size):
             out.append(model(_images(frames, part, device))[0].float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 17, 2), np.float32)
@@ -103,13 +106,15 @@ def predict_regnet(
     image_size: np.ndarray,
     batch_size: int = 256,
     frames: np.ndarray | None = None,
+    amp: bool = True,
 ) -> dict[str, np.ndarray]:
     """RegNet on crops ``(M, S, S, 3)`` uint8 at ``boxes (M, 3)`` of frames ``(M, 2)`` (W, H).
 
-    ``frames (M, s, s, 3)`` uint8: the low-resolution full frames, for a RegNet with a context.
+    ``frames (M, s, s, 3)`` uint8: the low-resolution full frames, for a RegNet with a context;
+    ``amp``: bf16 where native (:func:`_evaluating`).
     """
     chunks: dict[str, list] = {k: [] for k in REGNET_OUTPUTS}
-    with _evaluating(model) as device:
+    with _evaluating(model, amp) as device:
         for part in _chunks(len(crops), batch_size):
             out = model(
                 _images(crops, part, device),

@@ -7,6 +7,7 @@ import pytest
 
 from epoch_kedro.data.normalize import (
     dataset_statistics,
+    hold_out_motions,
     normalize_2d,
     split_by_subject,
     summarize,
@@ -87,6 +88,34 @@ def test_split_by_subject_partitions_rows(synthetic_small):
     parts = split_by_subject(synthetic_small, {"train": ["S1"], "test": ["S9"]})
     assert set(parts["train"]["subject"]) == {"S1"}
     assert len(parts["train"]["kp2d"]) + len(parts["test"]["kp2d"]) == len(synthetic_small["kp2d"])
+
+
+def test_held_out_motions_leave_train_and_val_and_are_flagged_in_test(synthetic_small):
+    splits = {"train": ["S1"], "val": ["S2"], "test": ["S9"]}
+    parts = split_by_subject(synthetic_small, splits)
+    held = hold_out_motions(parts, ["kicking", "waving"])
+    for name in ("train", "val"):
+        assert not set(held[name]["action"]) & {"kicking", "waving"}
+        assert not held[name]["heldout_motion"].any()
+        kept = ~np.isin(parts[name]["action"], ["kicking", "waving"])
+        np.testing.assert_array_equal(held[name]["kp2d"], parts[name]["kp2d"][kept])
+    test = held["test"]
+    assert len(test["kp2d"]) == len(parts["test"]["kp2d"])  # the test split keeps every sample
+    np.testing.assert_array_equal(
+        test["heldout_motion"], np.isin(test["action"], ["kicking", "waving"])
+    )
+    assert 0 < test["heldout_motion"].sum() < len(test["kp2d"])
+    # The flag survives normalisation; no held-out actions: nothing moves, nothing flagged.
+    assert to_model_input(test)["heldout_motion"].sum() == test["heldout_motion"].sum()
+    none = hold_out_motions(parts, [])
+    assert all(len(none[k]["kp2d"]) == len(parts[k]["kp2d"]) for k in parts)
+    assert not any(none[k]["heldout_motion"].any() for k in parts)
+
+
+def test_unknown_held_out_action_names_itself_and_the_known_ones(synthetic_small):
+    parts = split_by_subject(synthetic_small, {"train": ["S1"], "test": ["S9"]})
+    with pytest.raises(ValueError, match=r"\['kickin'\] are not actions.*'kicking'"):
+        hold_out_motions(parts, ["kicking", "kickin"])
 
 
 def test_statistics_are_population_summaries(model_input):

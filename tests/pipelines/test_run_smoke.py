@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from epoch_kedro.data.normalize import split_by_subject
 from epoch_kedro.data.validate import DatasetValidationError
 from epoch_kedro.datasets import NpzDataset
-from epoch_kedro.pipelines.normalization.nodes import build_model_inputs
+from epoch_kedro.pipelines.normalization.nodes import _hold_out, build_model_inputs
 
 ROOT = Path(__file__).resolve().parents[2]
 DATASET = {"kind": "synthetic", "name": "synthetic"}
@@ -59,8 +60,10 @@ def test_full_run_writes_every_artifact(smoke_run):
     summary = json.loads((data / "08_reporting/dataset_summary.json").read_text())
     assert summary["splits"]["train"]["subjects"] == ["S1"]
     assert summary["splits"]["test"]["subjects"] == ["S9"]
-    # smoke profile: 12 actions x 1 sequence x 8 frames x 2 cameras per subject
-    assert summary["splits"]["val"]["samples"] == 12 * 8 * 2
+    # smoke profile: 12 actions x 1 sequence x 8 frames x 2 cameras per subject, less the
+    # three held-out actions outside the test split
+    assert summary["splits"]["val"]["samples"] == (12 - 3) * 8 * 2
+    assert summary["splits"]["test"]["samples"] == 12 * 8 * 2
     metrics = json.loads((data / "08_reporting/metrics.json").read_text())
     chain = (
         "liftnet_regnet",
@@ -93,6 +96,18 @@ def test_full_run_writes_every_artifact(smoke_run):
     by_type = regnet["by_camera_type"]
     assert set(by_type) == {"rig", "wild"}
     assert by_type["rig"]["frames"] + by_type["wild"]["frames"] == regnet["frames"]
+    # The held-out-motion benchmark: in no training split, scored apart on the test subject.
+    heldout = metrics["heldout_motion"]
+    assert heldout["actions"] == ["jumping_jacks", "kicking", "sitting_down"]
+    assert heldout["samples"] == {"seen": 9 * 8 * 2, "heldout": 3 * 8 * 2}
+    for name in ("liftnet", "liftnet_reference"):
+        for kind in ("gt", "noisy_2d"):
+            groups = heldout[f"{name}_{kind}"]
+            assert groups["heldout"]["count"] == heldout["samples"]["heldout"]
+            assert 0 < groups["seen"]["pa_mpjpe"] < 1000
+    assert set(heldout["liftnet_regnet"]) == {"seen", "heldout"}
+    train = np.load(data / "05_model_input/train.npz")
+    assert not set(train["action"].tolist()) & set(heldout["actions"])
     # The same test frames with boxes from the 2D labels (the usual Human3.6M protocol).
     label_boxes = metrics["regnet_label_boxes"]
     assert label_boxes["frames"] == regnet["frames"]
@@ -121,7 +136,7 @@ def test_full_run_writes_every_artifact(smoke_run):
     generated = NpzDataset(filepath=str(data / "07_model_output/regnet_inputs_test.npz")).load()
     assert generated["box"].shape == (regnet["frames"], 3)
     train = NpzDataset(filepath=str(data / "05_model_input/train.npz")).load()
-    assert train["rays"].shape == (192, 17, 3)
+    assert train["rays"].shape == ((12 - 3) * 8 * 2, 17, 3)  # less the held-out actions
     assert np.isfinite(train["pose2d"]).all()
 
 
@@ -154,3 +169,14 @@ def test_overlapping_splits_are_rejected(synthetic_small):
         build_model_inputs(synthetic_small, splits, DATASET, {})
     with pytest.raises(DatasetValidationError, match=r"lacks \['val'\]"):
         build_model_inputs(synthetic_small, {"train": ["S1"], "test": ["S9"]}, DATASET, {})
+
+
+def test_held_out_actions_missing_from_the_dataset_are_named_and_skipped(synthetic_small, caplog):
+    parts = split_by_subject(synthetic_small, {"train": ["S1"], "val": ["S1"], "test": ["S9"]})
+    normalization = {"heldout_actions": {"synthetic": ["juggling", "kicking"]}}
+    with caplog.at_level("WARNING"):
+        held = _hold_out(parts, normalization, DATASET)
+    assert "normalization.heldout_actions.synthetic: ['juggling']" in caplog.text
+    assert "kicking" not in set(held["train"]["action"].tolist())
+    test = held["test"]
+    assert set(test["action"][test["heldout_motion"]].tolist()) == {"kicking"}

@@ -15,6 +15,7 @@ from epoch_kedro.reporting.html import png_base64
 from epoch_kedro.reporting.report import ReportConfig, build_figures, report_page
 from epoch_kedro.reporting.tables import (
     headline_table,
+    heldout_table,
     per_action_table,
     per_joint_table,
     training_curves_table,
@@ -134,6 +135,30 @@ def test_report_page_is_self_contained_and_says_what_is_missing(rendered):
     assert ("not available: dataset.kind=h36m provided no images" in page) is not rendered
     assert "<script" not in page and not re.search(r'(src|href)="https?:', page)
     assert "PUBLISHED" in page
+
+
+def test_heldout_table_compares_seen_and_held_out_motions_and_the_page_shows_it():
+    assert heldout_table(_metrics(regnet=True)).empty
+    metrics = _metrics(regnet=True)
+    metrics["heldout_motion"] = {
+        "actions": ["kicking"],
+        "samples": {"seen": 30, "heldout": 10},
+        "detector_noise": {"sigma": 0.03, "outlier_rate": 0.02, "swap_rate": 0.01},
+        "liftnet_reference_gt": {"seen": _section(30.0), "heldout": _section(45.0)},
+        "liftnet_gt": {"seen": _section(40.0), "heldout": _section(80.0)},
+    }
+    table = heldout_table(metrics)
+    assert list(table["setting"]) == [
+        "LiftNet reference, true 2D + K",
+        "The chain's LiftNet, true 2D + K",
+    ]
+    assert list(table["held out / seen"]) == [1.5, 2.0]
+    assert list(table["MPJPE held out"]) == [55.0, 90.0]
+    tables = {"headline": headline_table(metrics), "per_action": per_action_table(metrics)}
+    tables["per_joint"] = per_joint_table(_predictions(True))
+    page = report_page(metrics, tables, {})
+    assert "Held-out motions" in page and "<b>kicking</b>" in page
+    assert "Not run: no held-out actions" in report_page(_metrics(True), tables, {})
 
 
 def test_placeholder_and_figures_render_to_png():

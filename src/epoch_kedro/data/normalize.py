@@ -42,7 +42,32 @@ _PASSTHROUGH = (
     "pose3d_world",
 )
 #: Fields carried over when the source provides them (see ``schema.OPTIONAL_FIELDS``).
-_OPTIONAL = ("sample_id", "pose3d_metric_cam", "gravity_known")
+_OPTIONAL = ("sample_id", "pose3d_metric_cam", "gravity_known", "heldout_motion")
+
+
+def hold_out_motions(
+    parts: dict[str, dict[str, np.ndarray]], actions: list[str] | tuple[str, ...]
+) -> dict[str, dict[str, np.ndarray]]:
+    """The held-out-motion protocol: samples of ``actions`` leave every split but ``test``.
+
+    No model (flow prior, RegNet, LiftNet) trains or selects epochs on them; every split gets
+    a boolean ``heldout_motion`` field, true only for the test samples of those actions.
+    Unknown action names raise ``ValueError`` naming them and the dataset's actions.
+    """
+    held = [str(a) for a in actions]
+    known = sorted(set().union(*(np.unique(p["action"]).tolist() for p in parts.values())))
+    unknown = [a for a in held if a not in known]
+    if unknown:
+        raise ValueError(
+            f"held-out actions {unknown} are not actions of this dataset; its actions: {known}"
+        )
+    out = {}
+    for name, part in parts.items():
+        flag = np.isin(part["action"], held)
+        if name != "test":
+            part, flag = take(part, ~flag), np.zeros(int((~flag).sum()), bool)
+        out[name] = {**part, "heldout_motion": flag}
+    return out
 
 
 def split_by_subject(

@@ -58,6 +58,12 @@ def metric_pose(split: dict[str, np.ndarray]) -> np.ndarray:
     return split[key].astype(np.float64)
 
 
+def motion_groups(pred: np.ndarray, split: dict[str, np.ndarray]) -> dict:
+    """Metrics on the split's ``seen`` and ``heldout`` motions (its ``heldout_motion`` field)."""
+    labels = np.where(split["heldout_motion"], "heldout", "seen")
+    return _rounded(grouped(pred, metric_pose(split), labels))
+
+
 def ray_floor(split: dict[str, np.ndarray]) -> np.ndarray:
     """The true camera-frame pose with each joint moved onto the ray of the split's 2D, at its
     true depth ``(N, 17, 3)`` m.

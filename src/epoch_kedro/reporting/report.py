@@ -19,7 +19,7 @@ from epoch_kedro.reporting.html import (
     table_html,
 )
 from epoch_kedro.reporting.predictions import per_sample_errors
-from epoch_kedro.reporting.tables import PUBLISHED_SOURCE, regnet_table
+from epoch_kedro.reporting.tables import PUBLISHED_SOURCE, heldout_table, regnet_table
 
 Arrays = Mapping[str, np.ndarray]
 NO_IMAGES = "the dataset has no rendered images, so RegNet was not evaluated"
@@ -187,6 +187,24 @@ def _is_published(row: pd.Series) -> str:
     return "published" if str(row.get("source", "")).startswith(PUBLISHED_SOURCE[:9]) else ""
 
 
+def _heldout_html(metrics: Mapping[str, Any]) -> str:
+    """The held-out-motion benchmark: which motions, how many samples, seen vs held out."""
+    table = heldout_table(metrics)
+    if not len(table):
+        return '<p class="na">Not run: no held-out actions (normalization.heldout_actions).</p>'
+    section = metrics["heldout_motion"]
+    noise = section.get("detector_noise", {})
+    intro = (
+        f"<p>Actions in no training or validation sample: "
+        f"<b>{html.escape(', '.join(section['actions']))}</b> "
+        f"({section['samples']['heldout']} test samples; {section['samples']['seen']} of the "
+        f"other actions). Errors in mm on the test subjects. Detector-like errors: "
+        f"jitter {noise.get('sigma')}, gross errors {noise.get('outlier_rate')} per joint, "
+        f"limb swaps {noise.get('swap_rate')} per sample (units of the pose's 2D radius).</p>"
+    )
+    return intro + table_html(table, digits=2)
+
+
 def report_page(
     metrics: Mapping[str, Any],
     tables: Mapping[str, pd.DataFrame],
@@ -218,6 +236,7 @@ def report_page(
     )
     sections = [
         ("Headline", intro + table_html(headline, row_class=_is_published)),
+        ("Held-out motions", _heldout_html(metrics)),
         ("RegNet: 2D and camera", regnet_html),
         ("Figures", "".join(figure_html(f) for f in figures.values())),
         (

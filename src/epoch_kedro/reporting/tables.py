@@ -194,3 +194,39 @@ def training_curves_table(histories: Mapping[str, list[dict]]) -> pd.DataFrame:
         if key != "epoch" and isinstance(value, int | float)
     ]
     return pd.DataFrame(rows, columns=["model", "epoch", "metric", "value"])
+
+
+#: Rows of the held-out-motion table: ``metrics["heldout_motion"]`` key -> label.
+HELDOUT_ROWS: dict[str, str] = {
+    "liftnet_reference_gt": "LiftNet reference, true 2D + K",
+    "liftnet_reference_noisy_2d": "LiftNet reference, 2D with detector-like errors",
+    "liftnet_gt": "The chain's LiftNet, true 2D + K",
+    "liftnet_noisy_2d": "The chain's LiftNet, 2D with detector-like errors",
+    "liftnet_regnet": "EPOCH chain (rendered frames)",
+}
+
+
+def heldout_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
+    """PA-MPJPE and MPJPE on seen vs held-out motions, with their ratio (empty without it)."""
+    columns = [
+        "setting",
+        "PA-MPJPE seen",
+        "PA-MPJPE held out",
+        "held out / seen",
+        "MPJPE seen",
+        "MPJPE held out",
+    ]
+    section = metrics.get("heldout_motion")
+    if not isinstance(section, Mapping):
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for key, label in HELDOUT_ROWS.items():
+        groups = section.get(key)
+        if not groups or "seen" not in groups or "heldout" not in groups:
+            continue
+        seen, held = groups["seen"], groups["heldout"]
+        ratio = held["pa_mpjpe"] / seen["pa_mpjpe"] if seen["pa_mpjpe"] else float("nan")
+        rows.append(
+            [label, seen["pa_mpjpe"], held["pa_mpjpe"], ratio, seen["mpjpe"], held["mpjpe"]]
+        )
+    return pd.DataFrame(rows, columns=columns)

@@ -9,6 +9,7 @@ import numpy as np
 
 from epoch_kedro.data.normalize import (
     dataset_statistics,
+    hold_out_motions,
     split_by_subject,
     summarize,
     to_model_input,
@@ -47,11 +48,41 @@ def build_model_inputs(
     # sample_id ties each model-input row back to the ingested row (and to its image).
     raw = {**raw_dataset, "sample_id": np.arange(len(raw_dataset["kp2d"]), dtype=np.int64)}
     parts = split_by_subject(raw, {s: splits[s] for s in SPLITS})
+    parts = _hold_out(parts, normalization, dataset)
     iterations = int(normalization.get("undistort_iterations", 30))
     outputs = tuple(to_model_input(parts[s], undistort_iterations=iterations) for s in SPLITS)
     for split, part in zip(SPLITS, outputs, strict=True):
         logger.info("%s split: %d samples (%s)", split, len(part["kp2d"]), ", ".join(splits[split]))
     return outputs
+
+
+def _hold_out(parts: dict[str, Arrays], normalization: dict, dataset: dict) -> dict[str, Arrays]:
+    """Apply ``normalization.heldout_actions.<dataset kind>`` (:func:`hold_out_motions`).
+
+    Names that are not actions of this dataset (e.g. after narrowing ``synthetic.actions``)
+    are left out with a warning; ``metrics.json`` records the actions actually held out.
+    """
+    kind = dataset.get("kind", "synthetic")
+    listed = [str(a) for a in (normalization.get("heldout_actions") or {}).get(kind) or []]
+    known = set().union(*(np.unique(p["action"]).tolist() for p in parts.values()))
+    missing = [a for a in listed if a not in known]
+    if missing:
+        logger.warning(
+            "normalization.heldout_actions.%s: %s not among this dataset's actions %s; "
+            "holding out the others",
+            kind,
+            missing,
+            sorted(known),
+        )
+    actions = [a for a in listed if a in known]
+    parts = hold_out_motions(parts, actions)
+    if actions:
+        logger.info(
+            "Held-out motions %s: in no training or validation sample; %d test samples",
+            ", ".join(actions),
+            int(parts["test"]["heldout_motion"].sum()),
+        )
+    return parts
 
 
 def compute_statistics(model_input_train: Arrays) -> Arrays:
