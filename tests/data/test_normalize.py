@@ -9,6 +9,7 @@ from epoch_kedro.data.normalize import (
     dataset_statistics,
     hold_out_motions,
     normalize_2d,
+    seen_motions,
     split_by_subject,
     summarize,
     to_model_input,
@@ -90,26 +91,26 @@ def test_split_by_subject_partitions_rows(synthetic_small):
     assert len(parts["train"]["kp2d"]) + len(parts["test"]["kp2d"]) == len(synthetic_small["kp2d"])
 
 
-def test_held_out_motions_leave_train_and_val_and_are_flagged_in_test(synthetic_small):
-    splits = {"train": ["S1"], "val": ["S2"], "test": ["S9"]}
-    parts = split_by_subject(synthetic_small, splits)
+def test_held_out_motions_are_flagged_in_every_split_and_seen_motions_drops_them(
+    synthetic_small,
+):
+    parts = split_by_subject(synthetic_small, {"train": ["S1"], "test": ["S9"]})
     held = hold_out_motions(parts, ["kicking", "waving"])
-    for name in ("train", "val"):
-        assert not set(held[name]["action"]) & {"kicking", "waving"}
-        assert not held[name]["heldout_motion"].any()
-        kept = ~np.isin(parts[name]["action"], ["kicking", "waving"])
-        np.testing.assert_array_equal(held[name]["kp2d"], parts[name]["kp2d"][kept])
+    for name, part in held.items():
+        assert len(part["kp2d"]) == len(parts[name]["kp2d"])  # nothing leaves a split
+        expected = np.isin(part["action"], ["kicking", "waving"])
+        np.testing.assert_array_equal(part["heldout_motion"], expected)
+        assert 0 < expected.sum() < len(expected)
+        seen = seen_motions(part)
+        assert not set(seen["action"].tolist()) & {"kicking", "waving"}
+        np.testing.assert_array_equal(seen["kp2d"], part["kp2d"][~expected])
+    # The flag survives normalisation; no held-out actions: nothing flagged, nothing dropped.
     test = held["test"]
-    assert len(test["kp2d"]) == len(parts["test"]["kp2d"])  # the test split keeps every sample
-    np.testing.assert_array_equal(
-        test["heldout_motion"], np.isin(test["action"], ["kicking", "waving"])
-    )
-    assert 0 < test["heldout_motion"].sum() < len(test["kp2d"])
-    # The flag survives normalisation; no held-out actions: nothing moves, nothing flagged.
     assert to_model_input(test)["heldout_motion"].sum() == test["heldout_motion"].sum()
     none = hold_out_motions(parts, [])
-    assert all(len(none[k]["kp2d"]) == len(parts[k]["kp2d"]) for k in parts)
     assert not any(none[k]["heldout_motion"].any() for k in parts)
+    assert seen_motions(none["train"]) is none["train"]
+    assert seen_motions(parts["train"]) is parts["train"]  # no flag at all
 
 
 def test_unknown_held_out_action_names_itself_and_the_known_ones(synthetic_small):

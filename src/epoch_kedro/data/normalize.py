@@ -48,10 +48,12 @@ _OPTIONAL = ("sample_id", "pose3d_metric_cam", "gravity_known", "heldout_motion"
 def hold_out_motions(
     parts: dict[str, dict[str, np.ndarray]], actions: list[str] | tuple[str, ...]
 ) -> dict[str, dict[str, np.ndarray]]:
-    """The held-out-motion protocol: samples of ``actions`` leave every split but ``test``.
+    """The held-out-motion protocol: a boolean ``heldout_motion`` field in every split, true for
+    the samples of ``actions``.
 
-    No model (flow prior, RegNet, LiftNet) trains or selects epochs on them; every split gets
-    a boolean ``heldout_motion`` field, true only for the test samples of those actions.
+    The 2D pose prior, the training statistics and LiftNet drop those samples
+    (:func:`seen_motions`), so motion of those kinds is new to them at test time; RegNet, a 2D
+    detector in this role, reads every image (detectors are trained on broad image sets).
     Unknown action names raise ``ValueError`` naming them and the dataset's actions.
     """
     held = [str(a) for a in actions]
@@ -61,13 +63,19 @@ def hold_out_motions(
         raise ValueError(
             f"held-out actions {unknown} are not actions of this dataset; its actions: {known}"
         )
-    out = {}
-    for name, part in parts.items():
-        flag = np.isin(part["action"], held)
-        if name != "test":
-            part, flag = take(part, ~flag), np.zeros(int((~flag).sum()), bool)
-        out[name] = {**part, "heldout_motion": flag}
-    return out
+    return {
+        name: {**part, "heldout_motion": np.isin(part["action"], held)}
+        for name, part in parts.items()
+    }
+
+
+def seen_motions(split: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The split without its held-out-motion samples (:func:`hold_out_motions`); a split
+    without the flag is returned as it is."""
+    flag = split.get("heldout_motion")
+    if flag is None or not np.any(flag):
+        return split
+    return take(split, ~np.asarray(flag, bool))
 
 
 def split_by_subject(

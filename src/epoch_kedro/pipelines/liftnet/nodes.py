@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from epoch_kedro.chain import with_video_camera
+from epoch_kedro.data.normalize import seen_motions
 from epoch_kedro.models.artifacts import flow_from_artifact, to_artifact
 from epoch_kedro.training import liftnet as training
 from epoch_kedro.utils.runtime import set_threads
@@ -71,6 +72,8 @@ def train_lifter(
     train, val = _training_inputs(
         source, (model_input_train, model_input_val), (regnet_inputs_train, regnet_inputs_val)
     )
+    # The held-out-motion benchmark: LiftNet never sees those motions, not even to validate.
+    train, val = seen_motions(train), seen_motions(val)
     run = {
         k: params.pop(k)
         for k in ("train_inputs", "resume", "checkpoint_dir", "torch_threads")

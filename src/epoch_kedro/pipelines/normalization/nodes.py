@@ -10,6 +10,7 @@ import numpy as np
 from epoch_kedro.data.normalize import (
     dataset_statistics,
     hold_out_motions,
+    seen_motions,
     split_by_subject,
     summarize,
     to_model_input,
@@ -78,8 +79,10 @@ def _hold_out(parts: dict[str, Arrays], normalization: dict, dataset: dict) -> d
     parts = hold_out_motions(parts, actions)
     if actions:
         logger.info(
-            "Held-out motions %s: in no training or validation sample; %d test samples",
+            "Held-out motions %s: left out of the flow prior, the statistics and LiftNet "
+            "(%d training and %d test samples)",
             ", ".join(actions),
+            int(parts["train"]["heldout_motion"].sum()),
             int(parts["test"]["heldout_motion"].sum()),
         )
     return parts
@@ -87,7 +90,7 @@ def _hold_out(parts: dict[str, Arrays], normalization: dict, dataset: dict) -> d
 
 def compute_statistics(model_input_train: Arrays) -> Arrays:
     """Training-population statistics (bone lengths, 2D pose mean and PCA basis)."""
-    return dataset_statistics(model_input_train)
+    return dataset_statistics(seen_motions(model_input_train))
 
 
 def summarize_dataset(
@@ -107,13 +110,14 @@ def train_flow_prior(
     dataset_statistics: Arrays,
     flow: dict[str, Any],
 ) -> tuple[dict[str, Any], list[dict]]:
-    """Fit the normalizing-flow prior on the training split's normalised 2D poses."""
+    """Fit the normalizing-flow prior on the training split's normalised 2D poses (held-out
+    motions left out)."""
     set_threads(flow)
     config = from_params(FlowConfig, flow.get("model"), "flow.model")
     loop = from_params(LoopConfig, flow.get("loop"), "flow.loop")
     model, result = train_flow(
-        model_input_train,
-        model_input_val,
+        seen_motions(model_input_train),
+        seen_motions(model_input_val),
         dataset_statistics,
         config,
         loop,
