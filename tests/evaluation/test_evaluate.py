@@ -16,6 +16,7 @@ from epoch_kedro.evaluation.evaluate import (
     regnet_section,
 )
 from epoch_kedro.evaluation.metrics import pose_metrics
+from epoch_kedro.geometry import rays
 from tests.conftest import SMALL_CONFIG
 
 
@@ -163,3 +164,12 @@ def test_ray_floor_is_the_truth_on_true_rays_and_keeps_every_true_depth(syntheti
     )
     errors = [pose_metrics(ray_floor(s), gt)["pa_mpjpe"] for s in (small, large)]
     assert 0 < errors[0] < errors[1]
+    # A generated split: exact 2D read with a focal length 30 % off. Through K_gt the floor is
+    # the truth again (the camera's error is not the 2D's); without K_gt it is not.
+    wrong = split["K"].astype(np.float64).copy()
+    wrong[:, 0, 0] *= 1.3
+    wrong[:, 1, 1] *= 1.3
+    generated = dict(split, rays=rays(split["kp2d"], wrong), K=wrong, K_gt=split["K"])
+    np.testing.assert_allclose(ray_floor(generated), gt, atol=1e-6)
+    del generated["K_gt"]
+    assert pose_metrics(ray_floor(generated), gt)["pa_mpjpe"] > 1.0

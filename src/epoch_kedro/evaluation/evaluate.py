@@ -12,6 +12,7 @@ from epoch_kedro.evaluation.metrics import (
     pose_metrics,
     root_align,
 )
+from epoch_kedro.geometry import project, rays
 from epoch_kedro.skeleton import ROOT
 
 
@@ -68,11 +69,16 @@ def ray_floor(split: dict[str, np.ndarray]) -> np.ndarray:
     """The true camera-frame pose with each joint moved onto the ray of the split's 2D, at its
     true depth ``(N, 17, 3)`` m.
 
-    LiftNet predicts depths along the input rays, so this is what it would score with perfect
-    depths: the part of a chain's error that the 2D alone fixes (an oracle, for diagnosis).
+    LiftNet predicts depths along its input rays, so this is what a lift of this 2D scores with
+    perfect depths: the part of a chain's error that the 2D alone causes (an oracle, for
+    diagnosis). A generated split's 2D is seen through the true intrinsics ``K_gt``, so that a
+    wrong focal length (whose effect LiftNet's scale-aware depths partly absorb) is not counted.
     """
-    depth = split["pose3d_cam"][..., 2:].astype(np.float64)
-    return split["rays"].astype(np.float64) * depth
+    ray = split["rays"].astype(np.float64)
+    if "K_gt" in split:
+        pixels = project(ray, split["K"].astype(np.float64))
+        ray = rays(pixels, split["K_gt"].astype(np.float64))
+    return ray * split["pose3d_cam"][..., 2:].astype(np.float64)
 
 
 def _finite_median(x: np.ndarray) -> float | None:
