@@ -102,9 +102,9 @@ def _noisy(inputs: dict, params: dict[str, Any] | None) -> tuple[dict, dict]:
 def _heldout_motion(
     test: Arrays, generated: Arrays | None, models: dict[str, LiftNet], noise: dict | None
 ) -> dict[str, Any]:
-    """The held-out-motion benchmark: each LiftNet on the test samples of motions no training
-    split had (``heldout``) and of the others (``seen``), on true 2D + K, on the same 2D with
-    detector-like errors, and the chain's LiftNet on RegNet's outputs."""
+    """The held-out-motion benchmark: each LiftNet on the test samples of motions that neither
+    it nor the pose prior trained on (``heldout``) and of the others (``seen``), on true 2D + K,
+    on the same 2D with detector-like errors, and the chain's LiftNet on RegNet's outputs."""
     flag = test["heldout_motion"]
     clean = lift_tensors(test)
     noisy, used = _noisy(clean, noise)
