@@ -45,6 +45,11 @@ _PASSTHROUGH = (
 _OPTIONAL = ("sample_id", "pose3d_metric_cam", "gravity_known", "heldout_motion")
 
 
+def dataset_actions(parts: dict[str, dict[str, np.ndarray]]) -> list[str]:
+    """The sorted action names found in any of the splits."""
+    return sorted(set().union(*(np.unique(p["action"]).tolist() for p in parts.values())))
+
+
 def hold_out_motions(
     parts: dict[str, dict[str, np.ndarray]], actions: list[str] | tuple[str, ...]
 ) -> dict[str, dict[str, np.ndarray]]:
@@ -57,7 +62,7 @@ def hold_out_motions(
     Unknown action names raise ``ValueError`` naming them and the dataset's actions.
     """
     held = [str(a) for a in actions]
-    known = sorted(set().union(*(np.unique(p["action"]).tolist() for p in parts.values())))
+    known = dataset_actions(parts)
     unknown = [a for a in held if a not in known]
     if unknown:
         raise ValueError(

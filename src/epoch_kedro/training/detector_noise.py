@@ -9,7 +9,7 @@ seen in detector output: a small per-joint jitter that scales with the person's 
 occasional gross errors of single joints, and left/right confusion of a whole limb.
 
 All magnitudes are in units of the normalised 2D pose (the root-centred RMS joint radius
-is 1; a standing person is about 3.5 such units tall).
+is 1; the synthetic test poses are a median 3.2 such units tall).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from epoch_kedro.data.normalize import (
+    dataset_actions,
     dataset_statistics,
     hold_out_motions,
     seen_motions,
@@ -65,7 +66,7 @@ def _hold_out(parts: dict[str, Arrays], normalization: dict, dataset: dict) -> d
     """
     kind = dataset.get("kind", "synthetic")
     listed = [str(a) for a in (normalization.get("heldout_actions") or {}).get(kind) or []]
-    known = set().union(*(np.unique(p["action"]).tolist() for p in parts.values()))
+    known = dataset_actions(parts)
     missing = [a for a in listed if a not in known]
     if missing:
         logger.warning(
@@ -73,7 +74,7 @@ def _hold_out(parts: dict[str, Arrays], normalization: dict, dataset: dict) -> d
             "holding out the others",
             kind,
             missing,
-            sorted(known),
+            known,
         )
     actions = [a for a in listed if a in known]
     parts = hold_out_motions(parts, actions)
