@@ -13,7 +13,7 @@ import time
 
 from epoch_kedro.data.normalize import to_model_input
 from epoch_kedro.data.synthetic import SyntheticConfig, generate_synthetic
-from epoch_kedro.data.synthetic.motions import ACTIONS
+from epoch_kedro.data.synthetic.library import ACTIONS
 
 GOAL_SAMPLES, GOAL_SECONDS = 100_000, 30.0
 

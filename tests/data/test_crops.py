@@ -63,7 +63,10 @@ def test_training_crops_are_cut_at_jittered_label_boxes(data):
     labels = boxes_from_keypoints(data["kp2d"][ids], data["visible"][ids], config)
     np.testing.assert_allclose(index["box"], jitter_boxes(labels, ids, 5, config), rtol=1e-6)
     assert not np.allclose(index["box"], labels)  # jittered
-    np.testing.assert_array_equal(crops, render_crops(data, ids, index["box"], crop_config(RENDER)))
+    # The index stores boxes in float32: a pixel on an edge may round one grey level apart.
+    redrawn = render_crops(data, ids, index["box"], crop_config(RENDER))
+    difference = np.abs(crops.astype(int) - redrawn)
+    assert difference.max() <= 1 and (difference > 0).mean() < 1e-4
     # A rerun, or a subset, gives the same crops for the same samples.
     again, again_index = training_crops(data, ids[2:5], SYNTHETIC, RENDER)
     np.testing.assert_array_equal(again, crops[2:5])

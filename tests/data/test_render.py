@@ -138,7 +138,7 @@ def test_a_label_box_crop_has_the_person_in_its_centre(synthetic_small):
         assert abs((x0 + x1) / 2 - 23.5) <= 2 and abs((y0 + y1) / 2 - 23.5) <= 2
         # ... and fills about 1 / margin of the box, plus the limbs' thickness.
         assert 0.65 <= max(x1 - x0 + 1, y1 - y0 + 1) / 48 <= 0.98
-        assert mask[20:28, 20:28].mean() > 0.25  # body pixels around the centre
+        assert mask[20:28, 20:28].mean() > 0.15  # body around the centre (less when sprawled)
     # Jitter-free crops are deterministic, whatever the batch.
     again = render_crops(synthetic_small, rows[3:5], boxes[3:5], config)
     np.testing.assert_array_equal(again, crops[3:5])

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from epoch_kedro.data.normalize import split_by_subject
+from epoch_kedro.data.synthetic.library import ACTIONS
 from epoch_kedro.data.validate import DatasetValidationError
 from epoch_kedro.datasets import NpzDataset
 from epoch_kedro.pipelines.normalization.nodes import _hold_out, build_model_inputs
@@ -61,8 +62,8 @@ def test_full_run_writes_every_artifact(smoke_run):
     summary = json.loads((data / "08_reporting/dataset_summary.json").read_text())
     assert summary["splits"]["train"]["subjects"] == ["S1"]
     assert summary["splits"]["test"]["subjects"] == ["S9"]
-    # smoke profile: 12 actions x 1 sequence x 8 frames x 2 cameras per subject
-    assert summary["splits"]["val"]["samples"] == 12 * 8 * 2
+    # smoke profile: every motion x 1 sequence x 8 frames x 2 cameras per subject
+    assert summary["splits"]["val"]["samples"] == len(ACTIONS) * 8 * 2
     metrics = json.loads((data / "08_reporting/metrics.json").read_text())
     chain = (
         "liftnet_regnet",
@@ -91,14 +92,14 @@ def test_full_run_writes_every_artifact(smoke_run):
         "ray_floor",
     ):
         assert key in regnet, key
-    assert regnet["frames"] == 12 * 4 * 2  # smoke: every 2nd of 8 frames, 2 cameras, 12 actions
+    assert regnet["frames"] == len(ACTIONS) * 4 * 2  # smoke: every 2nd of 8 frames, 2 cameras
     by_type = regnet["by_camera_type"]
     assert set(by_type) == {"rig", "wild"}
     assert by_type["rig"]["frames"] + by_type["wild"]["frames"] == regnet["frames"]
     # The held-out-motion benchmark: LiftNet never saw them, scored apart on the test subject.
     heldout = metrics["heldout_motion"]
     assert heldout["actions"] == ["jumping_jacks", "kicking", "sitting_down"]
-    assert heldout["samples"] == {"seen": 9 * 8 * 2, "heldout": 3 * 8 * 2}
+    assert heldout["samples"] == {"seen": (len(ACTIONS) - 3) * 8 * 2, "heldout": 3 * 8 * 2}
     for name in ("liftnet", "liftnet_reference"):
         for kind in ("gt", "noisy_2d"):
             groups = heldout[f"{name}_{kind}"]
@@ -109,7 +110,7 @@ def test_full_run_writes_every_artifact(smoke_run):
     flagged = np.isin(train["action"], heldout["actions"])
     np.testing.assert_array_equal(train["heldout_motion"], flagged)
     checkpoint = data / "06_models/checkpoints/liftnet_perspective_regnet_camera_last.pt"
-    assert load_checkpoint(checkpoint)["meta"]["samples"] == (12 - 3) * 8 * 2  # seen only
+    assert load_checkpoint(checkpoint)["meta"]["samples"] == (len(ACTIONS) - 3) * 8 * 2  # seen
     # The same test frames with boxes from the 2D labels (the usual Human3.6M protocol).
     label_boxes = metrics["regnet_label_boxes"]
     assert label_boxes["frames"] == regnet["frames"]
@@ -138,7 +139,7 @@ def test_full_run_writes_every_artifact(smoke_run):
     generated = NpzDataset(filepath=str(data / "07_model_output/regnet_inputs_test.npz")).load()
     assert generated["box"].shape == (regnet["frames"], 3)
     train = NpzDataset(filepath=str(data / "05_model_input/train.npz")).load()
-    assert train["rays"].shape == (192, 17, 3)
+    assert train["rays"].shape == (len(ACTIONS) * 8 * 2, 17, 3)
     assert np.isfinite(train["pose2d"]).all()
 
 
@@ -154,7 +155,7 @@ def test_runtime_params_override_the_profile(tmp_path):
     result = kedro_run(project, "--pipelines=ingestion", "--params", "synthetic.seed=11")
     assert result.returncode == 0, result.stderr[-3000:]
     raw = NpzDataset(filepath=str(project / "data/01_raw/dataset.npz")).load()
-    assert len(raw["kp2d"]) == 3 * 12 * 8 * 2
+    assert len(raw["kp2d"]) == 3 * len(ACTIONS) * 8 * 2
 
 
 def test_unknown_dataset_kind_fails_clearly(tmp_path):

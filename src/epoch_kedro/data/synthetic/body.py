@@ -25,6 +25,11 @@ SKULL_TOP = 0.1
 
 # Bones whose length varies together on both sides, so subjects stay left/right symmetric.
 _WIDTH_JOINTS = ("RHip", "LHip", "RShoulder", "LShoulder")
+_LEG_JOINTS = tuple(JOINT_INDEX[s + n] for s in "LR" for n in ("Knee", "Foot"))
+_UPPER_JOINTS = tuple(
+    JOINT_INDEX[n]
+    for n in ("Spine", "Thorax", "Neck", "Head", "LElbow", "LWrist", "RElbow", "RWrist")
+)
 _SIDE_PAIRS = {"L" + n[1:]: n for n in JOINT_INDEX if n.startswith("R")}
 
 
@@ -49,8 +54,14 @@ def sample_subject(
     height_std: float = 0.09,
     bone_std: float = 0.05,
     width_std: float = 0.07,
+    proportion_std: float = 0.0,
 ) -> Subject:
-    """Draw a subject: height, then per-bone (left/right symmetric) and width variation."""
+    """Draw a subject: height, per-bone (left/right symmetric) and width variation, proportions.
+
+    ``proportion_std`` varies the legs against the trunk, arms and head together (long-legged
+    or long-bodied people of the same height): the sitting-height ratio of adults varies by
+    about 3 % (one standard deviation).
+    """
     height = float(np.clip(rng.normal(height_mean, height_std), 1.45, 2.05))
     factors = np.ones(NUM_JOINTS)
     for joint, j in JOINT_INDEX.items():
@@ -60,6 +71,12 @@ def sample_subject(
         factors[j] = float(np.clip(rng.normal(1.0, std), 1 - 3 * std, 1 + 3 * std))
     for left, right in _SIDE_PAIRS.items():
         factors[JOINT_INDEX[left]] = factors[JOINT_INDEX[right]]
+    if proportion_std > 0:  # drawn last: the draws above stay those of earlier versions
+        legs = float(
+            np.clip(rng.normal(1.0, proportion_std), 1 - 3 * proportion_std, 1 + 3 * proportion_std)
+        )
+        factors[list(_LEG_JOINTS)] *= legs
+        factors[list(_UPPER_JOINTS)] /= legs
     offsets = reference_offsets() * factors[:, None]
     # Rescale so the standing height (ankle to skull top) matches the drawn height exactly.
     offsets *= height / standing_height(offsets)

@@ -15,7 +15,12 @@ from typing import Any
 import numpy as np
 
 from epoch_kedro.data.schema import FLOAT_DTYPE, INT_DTYPE
-from epoch_kedro.data.synthetic.body import Subject, forward_kinematics, sample_subject
+from epoch_kedro.data.synthetic.body import (
+    REFERENCE_HEIGHT,
+    Subject,
+    forward_kinematics,
+    sample_subject,
+)
 from epoch_kedro.data.synthetic.cameras import (
     CameraSet,
     RigConfig,
@@ -23,8 +28,10 @@ from epoch_kedro.data.synthetic.cameras import (
     rig_cameras,
     wild_cameras,
 )
-from epoch_kedro.data.synthetic.motions import ACTIONS, Clip, sample_clip
-from epoch_kedro.geometry import project, rot_x, rot_z, world_to_camera
+from epoch_kedro.data.synthetic.library import ACTIONS, sample_clip
+from epoch_kedro.data.synthetic.motions import Clip
+from epoch_kedro.data.synthetic.plausibility import balance, floor_lift, self_intersecting
+from epoch_kedro.geometry import project, rot_x, rot_y, rot_z, world_to_camera
 from epoch_kedro.skeleton import JOINT_INDEX
 from epoch_kedro.utils.config import from_params
 from epoch_kedro.utils.progress import progress
@@ -33,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 _ANKLES = {"L": [JOINT_INDEX["LFoot"]], "R": [JOINT_INDEX["RFoot"]]}
 _ANKLES["both"] = _ANKLES["L"] + _ANKLES["R"]
+#: Draws of a sequence before keeping one whose limbs still pass through the body somewhere.
+MAX_DRAWS = 8
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,7 @@ class BodyConfig:
     height_std: float = 0.09
     bone_std: float = 0.05
     width_std: float = 0.07
+    proportion_std: float = 0.0  # legs vs trunk and arms (see sample_subject)
 
 
 @dataclass(frozen=True)
@@ -89,18 +99,50 @@ def _stream(seed: int, *names: str | int) -> np.random.Generator:
 
 
 def animate(subject: Subject, clip: Clip, fps: float, rng: np.random.Generator) -> np.ndarray:
-    """World-frame joints ``(T, 17, 3)`` m of ``subject`` performing ``clip``, feet on the floor."""
+    """World-frame joints ``(T, 17, 3)`` m of ``subject`` performing ``clip``, resting on the floor.
+
+    The lowest body surface touches the floor (feet when standing, knees when kneeling, the
+    back when lying), plus the clip's hop; planted feet do not slide.
+    """
     heading = clip.heading
-    root_rotation = rot_z(heading) @ rot_x(-np.deg2rad(clip.lean))
+    roll = np.zeros_like(heading) if clip.roll is None else np.deg2rad(clip.roll)
+    root_rotation = rot_z(heading) @ rot_x(-np.deg2rad(clip.lean)) @ rot_y(roll)
     body = forward_kinematics(subject.offsets, clip.axis_angles_rad(), root_rotation)
+    if clip.balance:
+        body = balance(body, "both" if clip.anchor == "none" else clip.anchor)
     forward = np.stack([-np.sin(heading), np.cos(heading)], -1)
     xy = np.cumsum(clip.speed[:, None] * forward, axis=0) / fps
     if clip.anchor != "none":
         planted = body[:, _ANKLES[clip.anchor], :2].mean(1)
         xy -= planted - planted[0]  # the planted foot does not slide
     xy += rng.normal(0, 0.3, 2) - xy.mean(0)
-    z = subject.ankle_height + clip.hop - body[:, _ANKLES["both"], 2].min(1)
+    z = clip.hop + floor_lift(body, subject.height / REFERENCE_HEIGHT)
     return body + np.concatenate([xy, z[:, None]], -1)[:, None, :]
+
+
+def perform(
+    subject: Subject, action: str, frames: int, fps: float, rng: np.random.Generator
+) -> np.ndarray:
+    """One sequence of ``action`` by ``subject``, redrawn while a limb passes through the body.
+
+    After :data:`MAX_DRAWS` draws the last one is kept (a logged warning): rare limb contacts
+    in one frame are better than a missing sequence.
+    """
+    scale = subject.height / REFERENCE_HEIGHT
+    for _ in range(MAX_DRAWS):
+        pose_world = animate(subject, sample_clip(action, frames, fps, rng), fps, rng)
+        bad = self_intersecting(pose_world, scale)
+        if not bad.any():
+            return pose_world
+    logger.warning(
+        "%s of %s: limbs pass through the body in %d of %d frames after %d draws",
+        action,
+        subject.name,
+        bad.sum(),
+        len(bad),
+        MAX_DRAWS,
+    )
+    return pose_world
 
 
 def _observe(pose_world: np.ndarray, cams: CameraSet) -> dict[str, np.ndarray]:
@@ -157,8 +199,7 @@ def generate_synthetic(config: SyntheticConfig) -> dict[str, np.ndarray]:
         for action in config.actions:
             for seq in range(config.sequences_per_action):
                 rng = _stream(config.seed, name, action, seq)
-                clip = sample_clip(action, config.frames_per_sequence, config.fps, rng)
-                pose_world = animate(subject, clip, config.fps, rng)
+                pose_world = perform(subject, action, config.frames_per_sequence, config.fps, rng)
                 cams = _sequence_cameras(config, name, action, seq, pose_world, rig)
                 block = _observe(pose_world, cams)
                 rows = len(block["kp2d"])

@@ -16,18 +16,29 @@ import numpy as np
 
 from epoch_kedro.skeleton import JOINT_INDEX, NUM_JOINTS
 
+# Active ranges of motion of healthy adults, degrees. Sources: American Academy of Orthopaedic
+# Surgeons, "Joint Motion: Method of Measuring and Recording" (1965), tabulated in Greene &
+# Heckman, "The Clinical Measurement of Joint Motion", AAOS (1994) [AAOS]; Soucie et al., "Range
+# of motion measurements: reference values and a database for comparison studies", Haemophilia
+# 17(3):500-507 (2011) [Soucie] for the knee. Hip: flexion 120, extension 30, abduction 45,
+# adduction 30, internal / external rotation 45 [AAOS]. Knee: flexion 141-143 (mean, men and
+# women, 20-44 y) [Soucie]. Shoulder: flexion 180, extension 60, abduction 180, internal rotation
+# 70, external rotation 90 [AAOS]; adduction is measured across the body (-30 here, past which
+# the arm enters the trunk). Elbow: flexion 150 [AAOS]. Thoracolumbar spine: flexion 80,
+# extension 25, lateral flexion 35, rotation 45 [AAOS], shared by our Spine and Thorax joints.
+# Cervical spine: flexion 45, extension 45, lateral flexion 45, rotation 60 [AAOS].
 _LIMB_LIMITS = {
-    "Hip": ((-30, 125), (-20, 50), (-40, 40)),
-    "Knee": ((0, 150), (0, 0), (0, 0)),
-    "Shoulder": ((-50, 175), (-15, 165), (-80, 90)),
+    "Hip": ((-30, 120), (-30, 45), (-45, 45)),
+    "Knee": ((0, 143), (0, 0), (0, 0)),
+    "Shoulder": ((-60, 180), (-30, 180), (-70, 90)),
     "Elbow": ((0, 150), (0, 0), (0, 0)),
 }
 #: (min, max) in degrees of (flexion, abduction, twist) for every joint that rotates.
 JOINT_LIMITS: dict[str, tuple[tuple[float, float], ...]] = {
     **{side + name: lim for name, lim in _LIMB_LIMITS.items() for side in "LR"},
-    "Spine": ((-25, 50), (-25, 25), (-35, 35)),
-    "Thorax": ((-15, 30), (-15, 15), (-25, 25)),
-    "Neck": ((-40, 50), (-30, 30), (-60, 60)),
+    "Spine": ((-15, 50), (-20, 20), (-25, 25)),
+    "Thorax": ((-10, 30), (-15, 15), (-20, 20)),
+    "Neck": ((-45, 45), (-45, 45), (-60, 60)),
 }
 _LIMB_SIGNS = {"Hip": (1, 1, 1), "Knee": (-1, 0, 0), "Shoulder": (1, 1, 1), "Elbow": (1, 0, 0)}
 # The body x axis points to the subject's right: a rotation about the forward (y) axis by a
@@ -64,7 +75,9 @@ class Clip:
     ``angles (T, 17, 3)`` degrees; ``lean (T,)`` forward pitch of the whole body, degrees;
     ``heading (T,)`` facing direction about world z, radians; ``speed (T,)`` forward speed, m/s;
     ``hop (T,)`` lift of the whole body off the ground, m; ``anchor``: which ankle stays planted
-    ("both", "L", "R" or "none").
+    ("both", "L", "R" or "none"); ``roll (T,)`` sideways tilt of the whole body, degrees (lying
+    on one side: +-90); ``balance``: tip the body so its centre of mass stays over the planted
+    foot or feet (standing motions built from free joint angles).
     """
 
     angles: np.ndarray
@@ -73,6 +86,8 @@ class Clip:
     speed: np.ndarray
     hop: np.ndarray
     anchor: str = "none"
+    roll: np.ndarray | None = None
+    balance: bool = False
 
     def set(self, joint: str, flex=None, abd=None, twist=None) -> None:
         """Assign anatomical angle trajectories (scalars or (T,) arrays) to one joint."""
@@ -315,8 +330,8 @@ def lunging(k: Knobs) -> Clip:
     return c
 
 
-#: The action library: name -> clip generator.
-ACTIONS: dict[str, Callable[[Knobs], Clip]] = {
+#: The scripted actions (the original library): name -> clip generator.
+SCRIPTED: dict[str, Callable[[Knobs], Clip]] = {
     fn.__name__: fn
     for fn in (
         walking,
@@ -333,29 +348,3 @@ ACTIONS: dict[str, Callable[[Knobs], Clip]] = {
         lunging,
     )
 }
-
-
-def _fidget(k: Knobs, n_joints: int) -> np.ndarray:
-    """Smooth random deviations (a few degrees) so no two sequences move identically."""
-    freqs = k.rng.uniform(0.1, 0.6, size=(2, n_joints, 3))
-    phases = k.rng.uniform(0, 2 * np.pi, size=(2, n_joints, 3))
-    amps = k.rng.uniform(1.0, 4.0, size=(2, n_joints, 3))
-    t = k.t[:, None, None, None]
-    return (amps * np.sin(2 * np.pi * freqs * t + phases)).sum(axis=1)
-
-
-def sample_clip(action: str, frames: int, fps: float, rng: np.random.Generator) -> Clip:
-    """Draw one sequence of ``action``: random tempo, amplitude, phase, side and fidgeting."""
-    if action not in ACTIONS:
-        raise KeyError(f"unknown action '{action}'; the library has: {sorted(ACTIONS)}")
-    knobs = Knobs(
-        t=np.arange(frames) / fps,
-        tempo=float(rng.uniform(0.8, 1.25)),
-        amp=float(rng.uniform(0.75, 1.15)),
-        phase=float(rng.uniform(0, 2 * np.pi)),
-        side=str(rng.choice(["L", "R"])),
-        rng=rng,
-    )
-    clip = ACTIONS[action](knobs)
-    clip.angles = clip.angles + _fidget(knobs, NUM_JOINTS) * (SIGNS != 0)
-    return clip.limited()
