@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from epoch_kedro.data.synthetic.body import ANKLE_HEIGHT
+from epoch_kedro.geometry import axis_angle_to_matrix
 from epoch_kedro.skeleton import JOINT_INDEX, NUM_JOINTS
 
 J = JOINT_INDEX
@@ -145,15 +146,6 @@ def balance_offset(pose: np.ndarray, support: str) -> np.ndarray:
     return np.linalg.norm(centre_of_mass(pose)[..., :2] - support_point(pose, support), axis=-1)
 
 
-def _rodrigues(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
-    """Rotations ``(T, 3, 3)`` about unit ``axis (T, 3)`` by ``angle (T,)`` radians."""
-    x, y, z = axis[:, 0], axis[:, 1], axis[:, 2]
-    zero = np.zeros_like(x)
-    k = np.stack([zero, -z, y, z, zero, -x, -y, x, zero], -1).reshape(-1, 3, 3)
-    s, c = np.sin(angle)[:, None, None], np.cos(angle)[:, None, None]
-    return np.eye(3) + s * k + (1 - c) * (k @ k)
-
-
 def balance(pose: np.ndarray, support: str, tolerance: float = 0.06) -> np.ndarray:
     """Tip the whole body ``(T, 17, 3)`` about its support until the centre of mass is over it.
 
@@ -175,6 +167,6 @@ def balance(pose: np.ndarray, support: str, tolerance: float = 0.06) -> np.ndarr
         direction = d / np.maximum(dist, 1e-9)[:, None]
         # Rotating about (d x z) by a positive angle moves the centre of mass back over the base.
         axis = np.stack([direction[:, 1], -direction[:, 0], np.zeros(len(d))], -1)
-        rotation = _rodrigues(axis, angle)
+        rotation = axis_angle_to_matrix(axis * angle[:, None])  # a zero axis: no rotation
         pose = pivot[:, None] + np.einsum("tij,tkj->tki", rotation, pose - pivot[:, None])
     return pose
