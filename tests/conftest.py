@@ -32,3 +32,19 @@ def small_config() -> SyntheticConfig:
 def synthetic_small() -> dict[str, np.ndarray]:
     """2 subjects x 12 actions x 12 frames x 2 cameras; treat as read-only."""
     return generate_synthetic(SMALL_CONFIG)
+
+
+@pytest.fixture(scope="session")
+def tiny_liftnet_path(tmp_path_factory):
+    """An untrained, small LiftNet artifact: for tests of the code around the network."""
+    import torch
+
+    from epoch_kedro.models.artifacts import to_artifact
+    from epoch_kedro.models.liftnet import LiftNet, LiftNetConfig
+    from epoch_kedro.training.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    model = LiftNet(LiftNetConfig(width=32, blocks=1), np.full(16, 0.25))
+    path = tmp_path_factory.mktemp("liftnet") / "liftnet.pt"
+    save_checkpoint(to_artifact(model, "liftnet"), path)
+    return path

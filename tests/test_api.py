@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from epoch_kedro.api import lift, load_liftnet
 from epoch_kedro.geometry import make_K, project
-from epoch_kedro.models.artifacts import to_artifact
-from epoch_kedro.models.liftnet import LiftNet, LiftNetConfig
 from epoch_kedro.training.checkpoint import save_checkpoint
 
 K = make_K(1000.0, 1000.0, 500.0, 500.0)
 
 
 @pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    torch.manual_seed(0)
-    model = LiftNet(LiftNetConfig(width=32, blocks=1), np.full(16, 0.25))
-    path = tmp_path_factory.mktemp("api") / "liftnet.pt"
-    save_checkpoint(to_artifact(model, "liftnet"), path)
-    return path
+def model_path(tiny_liftnet_path):
+    return tiny_liftnet_path
 
 
 @pytest.fixture(scope="module")

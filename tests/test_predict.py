@@ -1,0 +1,171 @@
+"""`epoch-kedro predict` on keypoint files of every supported layout, and on bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from epoch_kedro.api import lift, load_liftnet
+from epoch_kedro.evaluation.metrics import pose_metrics
+from epoch_kedro.geometry import project, project_distorted, world_to_camera
+from epoch_kedro.keypoints import LAYOUTS
+from epoch_kedro.predict import PredictError, camera_from_options, main, predict
+from epoch_kedro.skeleton import JOINT_INDEX
+from tests.test_keypoints import _in_layout
+
+SIZE = (1000, 1000)
+
+
+@pytest.fixture(scope="module")
+def model_path(tiny_liftnet_path):
+    return tiny_liftnet_path
+
+
+@pytest.fixture(scope="module")
+def scene(synthetic_small):
+    """Frames of one camera: true camera-frame 3D, exact 2D and the camera's K."""
+    K = synthetic_small["K"][0].astype(np.float64)
+    rows = np.flatnonzero(np.all(np.isclose(synthetic_small["K"], K), axis=(1, 2)))[:24]
+    X = world_to_camera(
+        synthetic_small["pose3d_world"][rows].astype(np.float64),
+        synthetic_small["R"][rows].astype(np.float64),
+        synthetic_small["t"][rows].astype(np.float64),
+    )
+    return X, project(X, K), K
+
+
+def _write(layout: str, kp17: np.ndarray, folder, rng) -> list[str]:
+    """Files of ``layout`` holding ``kp17`` as a detector of that layout would report it."""
+    kp = _in_layout(kp17, layout, rng)
+    xyc = np.concatenate([kp, np.full((*kp.shape[:2], 1), 0.9)], -1)
+    folder.mkdir()
+    if layout == "coco17":
+        dets = [{"image_id": i, "keypoints": p.reshape(-1).tolist(), "score": 0.9}
+                for i, p in enumerate(xyc)]  # fmt: skip
+        dets.append({"image_id": 0, "keypoints": (xyc[0] * 0.5).reshape(-1).tolist(), "score": 0.1})
+        (folder / "results.json").write_text(json.dumps(dets))
+    elif layout.startswith("openpose"):
+        for i, p in enumerate(xyc):
+            person = {"pose_keypoints_2d": p.reshape(-1).tolist()}
+            name = f"clip_{i:012d}_keypoints.json"
+            (folder / name).write_text(json.dumps({"version": 1.3, "people": [person]}))
+    elif layout == "mediapipe":
+        frames = [[{"x": x / SIZE[0], "y": y / SIZE[1], "visibility": 0.9} for x, y in p]
+                  for p in kp]  # fmt: skip
+        (folder / "landmarks.json").write_text(json.dumps(frames))
+    else:
+        np.savez(folder / "poses.npz", keypoints=kp)
+    return [str(folder)]
+
+
+@pytest.mark.parametrize("layout", ["coco17", "openpose25", "openpose18", "mediapipe", "h36m"])
+def test_predict_lifts_every_layout_like_lift_on_the_original_2d(
+    layout, scene, model_path, tmp_path
+):
+    X, kp17, K = scene
+    inputs = _write(layout, kp17, tmp_path / "in", np.random.default_rng(0))
+    camera_file = tmp_path / "camera.json"
+    camera_file.write_text(json.dumps({"K": K.tolist(), "image_size": list(SIZE)}))
+    camera = camera_from_options(str(camera_file))
+    summary = predict(inputs, tmp_path / "out", camera=camera, image_size=SIZE, liftnet=model_path)
+    assert summary["lifted"] == len(X) and not summary["skipped"]
+    document = json.loads((tmp_path / "out/predictions.json").read_text())
+    assert document["units"] == "m" and document["layout"] == layout
+    assert document["camera"]["origin"].startswith("camera file")
+    pred = np.array([p["pose3d"] for p in document["predictions"]])
+    reference = lift(load_liftnet(model_path), kp17, K)
+    ours, theirs = pose_metrics(pred, X)["pa_mpjpe"], pose_metrics(reference, X)["pa_mpjpe"]
+    assert abs(ours - theirs) < 10.0, (ours, theirs)
+    arrays = np.load(tmp_path / "out/predictions.npz")
+    np.testing.assert_allclose(arrays["pose3d"], pred, atol=1e-5)
+    rows = (tmp_path / "out/predictions.csv").read_text().splitlines()
+    assert len(rows) == len(X) + 1 and rows[0].startswith("source,frame,skipped,Hip_x")
+
+
+def test_lens_distortion_in_the_camera_file_is_undone(scene, model_path, tmp_path):
+    X, kp17, K = scene
+    dist = np.array([-0.2, 0.05, 0.001, -0.001, 0.0])
+    distorted = project_distorted(X, K, dist)
+    (tmp_path / "in").mkdir()
+    np.savez(tmp_path / "in/poses.npz", keypoints=distorted)
+    camera_file = tmp_path / "camera.yaml"
+    camera_file.write_text(f"K: {K.tolist()}\ndist: {dist.tolist()}\n")
+    camera = camera_from_options(str(camera_file))
+    predict([str(tmp_path / "in")], tmp_path / "out", camera=camera, liftnet=model_path)
+    arrays = np.load(tmp_path / "out/predictions.npz")
+    np.testing.assert_allclose(arrays["keypoints2d"], kp17, atol=0.05)
+
+
+def test_unusable_frames_are_reported_and_skipped(scene, model_path, tmp_path):
+    _, kp17, _ = scene
+    kp = kp17.copy()
+    kp[2, JOINT_INDEX["LWrist"]] = np.nan
+    (tmp_path / "in").mkdir()
+    np.savez(tmp_path / "in/poses.npz", keypoints=kp)
+    summary = predict([str(tmp_path / "in")], tmp_path / "out", image_size=SIZE,
+                      liftnet=model_path)  # fmt: skip
+    assert summary["camera"] == "default 60 deg field"
+    assert summary["lifted"] == len(kp) - 1
+    assert summary["skipped"][0][1] == 2 and "LWrist" in summary["skipped"][0][2]
+    document = json.loads((tmp_path / "out/predictions.json").read_text())
+    assert document["predictions"][2]["pose3d"] is None
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "message"),
+    [
+        ('{"foo": 1}', "a.json", r"a.json: unknown JSON layout"),
+        ("not json", "b.json", r"b.json: not readable JSON"),
+        ('[{"image_id": 1, "keypoints": [1, 2, 3, 4]}]', "c.json", r"flat list of x, y"),
+        ('[{"image_id": 1, "keypoints": [1, 2, 3]}]', "d.json", r"1 keypoints match no known"),
+    ],
+)
+def test_bad_files_give_one_line_and_write_nothing(content, name, message, model_path, tmp_path):
+    (tmp_path / name).write_text(content)
+    with pytest.raises(PredictError, match=message):
+        predict([str(tmp_path / name)], tmp_path / "out", image_size=SIZE, liftnet=model_path)
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_options_are_named(tmp_path):
+    with pytest.raises(PredictError, match=r"--focal -5.0: expected a positive focal length"):
+        camera_from_options(focal=-5.0, image_size=SIZE)
+    with pytest.raises(PredictError, match=r"--image-size W H is needed"):
+        camera_from_options(fov=50.0)
+    transposed = [[1000, 0, 0], [0, 1000, 0], [500, 500, 1]]
+    (tmp_path / "cam.json").write_text(json.dumps({"K": transposed}))
+    with pytest.raises(PredictError, match=r"cam.json: 'K' must be .* \(is it transposed\?\)"):
+        camera_from_options(str(tmp_path / "cam.json"))
+    with pytest.raises(PredictError, match=r"empty: no keypoint files"):
+        (tmp_path / "empty").mkdir()
+        predict([str(tmp_path / "empty")], tmp_path / "out", image_size=SIZE)
+
+
+def test_the_command_exits_2_with_one_line_and_0_on_success(scene, model_path, tmp_path):
+    _, kp17, _ = scene
+    missing = main([str(tmp_path / "nothing.json"), "--out", str(tmp_path / "o")])
+    assert missing == 2
+    (tmp_path / "in").mkdir()
+    np.savez(tmp_path / "in/poses.npz", keypoints=kp17)
+    command = [sys.executable, "-m", "epoch_kedro", "predict", str(tmp_path / "in"), "--out",
+               str(tmp_path / "out"), "--fov", "50", "--image-size", "1000", "1000",
+               "--liftnet", str(model_path)]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"lifted {len(kp17)} poses" in result.stdout and "--fov 50 deg" in result.stdout
+    bad = subprocess.run([*command[:4], str(tmp_path / "nope"), "--out", str(tmp_path / "x")],
+                         capture_output=True, text=True, check=False)  # fmt: skip
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines() == [
+        f"epoch-kedro predict: {tmp_path / 'nope'}: no such file, folder or matching glob"
+    ]
+
+
+def test_layout_names_match_the_documented_keypoint_counts():
+    assert {k: len(v) for k, v in LAYOUTS.items()} == {
+        "coco17": 17, "openpose25": 25, "openpose18": 18, "mediapipe": 33, "h36m": 17,
+    }  # fmt: skip
