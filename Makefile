@@ -33,6 +33,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_render.py
 	$(BIN)/python benchmarks/bench_liftnet.py
 	$(BIN)/python benchmarks/bench_regnet.py
+	$(BIN)/python benchmarks/bench_predict.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
