@@ -2,7 +2,8 @@
 
 Writes COCO keypoint results of synthetic poses, then times :func:`epoch_kedro.predict.predict`
 from reading the JSON to writing predictions.{json,npz,csv}, with the default run's LiftNet
-(``data/06_models/liftnet.pt``; run ``make run`` first) or an untrained one of the same size.
+(``data/06_models/liftnet.pt``; run ``make run`` first) or an untrained one of the size in
+``conf/base`` (run from the project root).
 
 Usage: python benchmarks/bench_predict.py [--poses 20000] [--repeats 3]
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
 from epoch_kedro.data.synthetic import SyntheticConfig, generate_synthetic
 from epoch_kedro.models.artifacts import to_artifact
@@ -61,9 +63,10 @@ def main() -> None:
         model = DEFAULT_LIFTNET
         if not model.is_file():
             model = folder / "liftnet.pt"
-            save_checkpoint(
-                to_artifact(LiftNet(LiftNetConfig(), np.full(16, 0.25)), "liftnet"), model
-            )
+            size = yaml.safe_load(Path("conf/base/parameters_liftnet.yml").read_text())
+            shape = {k: size["liftnet"]["model"][k] for k in ("width", "blocks")}
+            untrained = LiftNet(LiftNetConfig(**shape), np.full(16, 0.25))
+            save_checkpoint(to_artifact(untrained, "liftnet"), model)
         (folder / "camera.json").write_text(json.dumps({"K": K.tolist()}))
         camera = camera_from_options(str(folder / "camera.json"))
         times = []
