@@ -148,4 +148,4 @@ def to_h36m(keypoints: np.ndarray, layout: str, min_confidence: float = 0.3) -> 
         for row in low
     )
     out[low] = np.nan
-    return Converted(out.astype(np.float32), joint_conf, ~low.any(-1), reasons)
+    return Converted(out, joint_conf, ~low.any(-1), reasons)

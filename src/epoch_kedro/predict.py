@@ -219,13 +219,9 @@ def read_poses(files: list[Path], layout: str = "auto", image_size=None) -> Pose
             poses = _read_table(source, poses, layout)
         else:
             raise PredictError(f"{source}: not a keypoint file (expected {', '.join(_SUFFIXES)})")
-        try:
-            expected = len(LAYOUTS[poses.layout])
-            if any(len(k) != expected for k in poses.keypoints):
-                raise ValueError
-        except ValueError:
-            raise PredictError(f"{source}: expected {expected} keypoints per pose "
-                               f"({poses.layout})") from None  # fmt: skip
+        expected = len(LAYOUTS[poses.layout])
+        if any(len(k) != expected for k in poses.keypoints):
+            raise PredictError(f"{source}: expected {expected} keypoints per pose ({poses.layout})")
     if poses is None or not poses.keypoints:
         raise PredictError("no poses in the inputs")
     return poses
@@ -371,7 +367,7 @@ def predict(
     poses = read_poses(input_files(inputs), layout, image_size)
     cam = camera if camera is not None else camera_from_options(image_size=image_size)
     converted = to_h36m(np.stack(poses.keypoints), poses.layout, min_confidence)
-    kp17 = converted.keypoints.astype(np.float64)
+    kp17 = converted.keypoints
     if cam.dist is not None:
         kp17[converted.usable] = undistort_pixels(kp17[converted.usable], cam.K, cam.dist)
     model_path = Path(liftnet) if liftnet is not None else DEFAULT_LIFTNET
