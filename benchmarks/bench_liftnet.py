@@ -15,9 +15,10 @@ import torch
 
 from epoch_kedro.data.normalize import dataset_statistics, to_model_input
 from epoch_kedro.data.synthetic import SyntheticConfig, generate_synthetic
+from epoch_kedro.inference.lifting import lift_tensors
 from epoch_kedro.models.flow import FlowConfig, PoseFlow
 from epoch_kedro.models.liftnet import LiftNet, LiftNetConfig
-from epoch_kedro.training.liftnet import CycleConfig, LossWeights, cycle_terms, lift_tensors
+from epoch_kedro.training.liftnet import CycleConfig, LossWeights, cycle_terms
 from epoch_kedro.utils.runtime import pick_device
 
 

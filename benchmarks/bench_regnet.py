@@ -30,7 +30,7 @@ from epoch_kedro.data.boxes import BoxConfig, boxes_from_keypoints, jitter_boxes
 from epoch_kedro.data.normalize import dataset_statistics, to_model_input
 from epoch_kedro.data.synthetic import SyntheticConfig, generate_synthetic
 from epoch_kedro.data.synthetic.render import RenderConfig, render_crops, render_dataset
-from epoch_kedro.inference import localize, predict_regnet
+from epoch_kedro.inference.regnet import localize, predict_regnet
 from epoch_kedro.models.backbone import heatmap_nll
 from epoch_kedro.models.flow import FlowConfig, PoseFlow
 from epoch_kedro.models.localizer import Localizer

@@ -48,3 +48,22 @@ def tiny_liftnet_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("liftnet") / "liftnet.pt"
     save_checkpoint(to_artifact(model, "liftnet"), path)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_image_models(tmp_path_factory):
+    """Untrained, small RegNet and localiser artifacts: ``(regnet_path, localizer_path)``."""
+    import torch
+
+    from epoch_kedro.models.artifacts import to_artifact
+    from epoch_kedro.models.localizer import Localizer, LocalizerConfig
+    from epoch_kedro.models.regnet import RegNet, RegNetConfig
+    from epoch_kedro.training.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("image_models")
+    regnet = RegNet(RegNetConfig(image_size=32, widths=(8, 16), hidden=32), np.full(16, 0.25))
+    localizer = Localizer(LocalizerConfig(image_size=32, widths=(8, 16)))
+    save_checkpoint(to_artifact(regnet, "regnet"), folder / "regnet.pt")
+    save_checkpoint(to_artifact(localizer, "localizer"), folder / "localizer.pt")
+    return folder / "regnet.pt", folder / "localizer.pt"

@@ -62,3 +62,31 @@ def test_loading_something_else_fails_clearly(tmp_path):
         load_liftnet(path)
     with pytest.raises(FileNotFoundError, match="no checkpoint at"):
         load_liftnet(tmp_path / "missing.pt")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda kp, K, g: (kp / 1000.0, K, g), r"keypoints look normalised .* pass pixels"),
+        (lambda kp, K, g: (kp, K.T, g), r"K\[0\] must be \[\[fx, s, cx\].* transposed"),
+        (lambda kp, K, g: (kp, make_K(1e9, 1e9, 500.0, 500.0), g),
+         r"fx=1e\+09 px with cx=500 px implies a 5.73e-05 deg field of view"),
+        (lambda kp, K, g: (kp, make_K(5.0, 5.0, 500.0, 500.0), g), r"implies a 179 deg field"),
+        (lambda kp, K, g: (kp, K, 9.81 * g), r"gravity\[0\] has norm 9.81: expected a unit"),
+    ],
+)  # fmt: skip
+def test_unit_mix_ups_are_refused_in_one_line(change, message, model_path, keypoints):
+    kp, _ = keypoints
+    args = change(kp, K, np.array([0.0, 1.0, 0.0]))
+    with pytest.raises(ValueError, match=message):
+        lift(load_liftnet(model_path), *args)
+
+
+def test_unknown_gravity_is_zeros_and_far_poses_warn(model_path, keypoints):
+    model = load_liftnet(model_path)
+    kp, _ = keypoints
+    assert lift(model, kp, K, gravity=np.zeros(3)).shape == (5, 17, 3)  # zeros: unknown
+    # A 1-pixel person at a long focal length lies kilometres away: a warning, not silence.
+    tiny = 500.0 + (kp - 500.0) / 300.0
+    with pytest.warns(UserWarning, match=r"poses lie more than 100 m from the camera"):
+        lift(model, tiny, make_K(20000.0, 20000.0, 500.0, 500.0))

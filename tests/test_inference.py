@@ -8,7 +8,7 @@ import torch
 
 from epoch_kedro.data.boxes import BoxConfig
 from epoch_kedro.geometry import uncrop_pixels
-from epoch_kedro.inference import (
+from epoch_kedro.inference.regnet import (
     REGNET_OUTPUTS,
     find_boxes,
     flip_test,

@@ -83,7 +83,7 @@ def test_predict_lifts_every_layout_like_lift_on_the_original_2d(
     arrays = np.load(tmp_path / "out/predictions.npz")
     np.testing.assert_allclose(arrays["pose3d"], pred, atol=1e-5)
     rows = (tmp_path / "out/predictions.csv").read_text().splitlines()
-    assert len(rows) == len(X) + 1 and rows[0].startswith("source,frame,skipped,Hip_x")
+    assert len(rows) == len(X) + 1 and rows[0].startswith("source,frame,person,skipped,Hip_x")
 
 
 def test_lens_distortion_in_the_camera_file_is_undone(scene, model_path, tmp_path):
@@ -134,13 +134,13 @@ def test_bad_files_give_one_line_and_write_nothing(content, name, message, model
 def test_bad_options_are_named(tmp_path):
     with pytest.raises(PredictError, match=r"--focal -5.0: expected a positive focal length"):
         camera_from_options(focal=-5.0, image_size=SIZE)
-    with pytest.raises(PredictError, match=r"--image-size W H is needed"):
-        camera_from_options(fov=50.0)
+    with pytest.raises(PredictError, match=r"--fov 200.0: expected a horizontal field of view"):
+        camera_from_options(fov=200.0)
     transposed = [[1000, 0, 0], [0, 1000, 0], [500, 500, 1]]
     (tmp_path / "cam.json").write_text(json.dumps({"K": transposed}))
-    with pytest.raises(PredictError, match=r"cam.json: 'K' must be .* \(is it transposed\?\)"):
+    with pytest.raises(PredictError, match=r"cam.json: K must be .* \(is it transposed\?\)"):
         camera_from_options(str(tmp_path / "cam.json"))
-    with pytest.raises(PredictError, match=r"empty: no keypoint files"):
+    with pytest.raises(PredictError, match=r"empty: no keypoint files .* or images"):
         (tmp_path / "empty").mkdir()
         predict([str(tmp_path / "empty")], tmp_path / "out", image_size=SIZE)
 

@@ -3,6 +3,7 @@
 >>> from epoch_kedro.api import load_liftnet, lift
 >>> model = load_liftnet("data/06_models/liftnet.pt")
 >>> pose3d = lift(model, keypoints_px, K)            # (N, 17, 3) metres, camera frame
+>>> predict(["frames/"], "out")                      # the same as `epoch-kedro predict`
 
 Keypoints follow the Human3.6M 17-joint order (:mod:`epoch_kedro.skeleton`) in *undistorted*
 pixels; ``K`` is ``(3, 3)`` or one per pose ``(N, 3, 3)``; ``gravity`` (optional, ``(3,)`` or
@@ -11,22 +12,43 @@ pixels; ``K`` is ``(3, 3)`` or one per pose ``(N, 3, 3)``; ``gravity`` (optional
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from epoch_kedro.models.artifacts import liftnet_from_artifact
+from epoch_kedro.inference.checks import check_lift_inputs, result_warnings
+from epoch_kedro.inference.lifting import inputs_from_keypoints, predict_poses
+from epoch_kedro.models.artifacts import (
+    liftnet_from_artifact,
+    localizer_from_artifact,
+    regnet_from_artifact,
+)
 from epoch_kedro.models.liftnet import LiftNet
+from epoch_kedro.models.localizer import Localizer
+from epoch_kedro.models.regnet import RegNet
+from epoch_kedro.predict.core import predict
 from epoch_kedro.skeleton import NUM_JOINTS
 from epoch_kedro.training.checkpoint import load_checkpoint
-from epoch_kedro.training.liftnet import inputs_from_keypoints, predict_poses
+from epoch_kedro.utils.runtime import pick_device
 
-__all__ = ["lift", "load_liftnet"]
+__all__ = ["lift", "load_liftnet", "load_localizer", "load_regnet", "predict"]
 
 
-def load_liftnet(path: str | Path) -> LiftNet:
-    """Load a trained LiftNet artifact (``data/06_models/liftnet.pt``) for inference on the CPU."""
-    return liftnet_from_artifact(load_checkpoint(path))
+def load_liftnet(path: str | Path, device: str = "auto") -> LiftNet:
+    """A trained LiftNet artifact (``data/06_models/liftnet.pt``), in eval mode on ``device``
+    (``auto``: CUDA when available, else the CPU)."""
+    return liftnet_from_artifact(load_checkpoint(path)).to(pick_device(device))
+
+
+def load_regnet(path: str | Path, device: str = "auto") -> RegNet:
+    """A trained RegNet artifact (``data/06_models/regnet.pt``), as :func:`load_liftnet`."""
+    return regnet_from_artifact(load_checkpoint(path)).to(pick_device(device))
+
+
+def load_localizer(path: str | Path, device: str = "auto") -> Localizer:
+    """A trained localiser artifact (``data/06_models/localizer.pt``), as :func:`load_liftnet`."""
+    return localizer_from_artifact(load_checkpoint(path)).to(pick_device(device))
 
 
 def _as_batch(value: np.ndarray, name: str, shape: tuple[int, ...], n: int) -> np.ndarray:
@@ -50,7 +72,14 @@ def lift(
     K: np.ndarray,
     gravity: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Lift 2D keypoints ``(N, 17, 2)`` px with intrinsics K to metric 3D ``(N, 17, 3)``."""
+    """Lift 2D keypoints ``(N, 17, 2)`` px with intrinsics K to metric 3D ``(N, 17, 3)``.
+
+    Refuses (``ValueError``, one line) inputs that are almost surely a mistake: normalised
+    keypoints, a K that is not upper-triangular with last row [0, 0, 1] or implies an
+    implausible field of view, a gravity that is not a unit vector (zeros mean unknown);
+    warns when poses come back NaN or implausibly far away
+    (:mod:`epoch_kedro.inference.checks`).
+    """
     kp = np.asarray(keypoints_px, dtype=np.float64)
     if kp.ndim != 3 or kp.shape[1:] != (NUM_JOINTS, 2):
         raise ValueError(f"keypoints_px must have shape (N, {NUM_JOINTS}, 2), got {kp.shape}")
@@ -58,8 +87,10 @@ def lift(
         raise ValueError("keypoints_px contains NaN or inf")
     n = len(kp)
     K = _as_batch(K, "K", (3, 3), n)
-    if np.any(K[:, 0, 0] <= 0) or np.any(K[:, 1, 1] <= 0):
-        raise ValueError("K has a non-positive focal length")
     if gravity is not None:
         gravity = _as_batch(gravity, "gravity", (3,), n)
-    return predict_poses(model, inputs_from_keypoints(kp, K, gravity)).astype(np.float64)
+    check_lift_inputs(kp, K, gravity)
+    pose3d = predict_poses(model, inputs_from_keypoints(kp, K, gravity)).astype(np.float64)
+    for line in result_warnings(pose3d):
+        warnings.warn(line, stacklevel=2)
+    return pose3d

@@ -13,14 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from epoch_kedro.data.boxes import DEFAULT_BOX, BoxConfig, boxes_from_keypoints
-from epoch_kedro.data.normalize import normalize_2d
 from epoch_kedro.data.schema import join_keys
-from epoch_kedro.geometry import rays
-from epoch_kedro.inference import (
-    CropFn,
-    find_boxes,
-    regnet_on_boxes,
-)
+from epoch_kedro.inference.lifting import lift_inputs
+from epoch_kedro.inference.regnet import CropFn, find_boxes, regnet_on_boxes
 from epoch_kedro.models.localizer import Localizer
 from epoch_kedro.models.regnet import RegNet
 from epoch_kedro.training.regnet import ImageSet, image_rows
@@ -40,17 +35,9 @@ CAMERA_INPUTS = ("K", "gravity", "elevation", "rays", "pose2d", "scale2d")
 
 
 def camera_inputs(kp2d: np.ndarray, K: np.ndarray, gravity: np.ndarray) -> dict[str, np.ndarray]:
-    """LiftNet's camera-dependent inputs for pixel keypoints ``(N, 17, 2)`` seen by ``K``."""
-    ray = rays(kp2d, K)
-    pose2d, scale = normalize_2d(ray[..., :2])
-    return {
-        "K": K,
-        "gravity": gravity,
-        "elevation": np.arcsin(np.clip(gravity[:, 2], -1, 1)),
-        "rays": ray,
-        "pose2d": pose2d,
-        "scale2d": scale,
-    }
+    """K and LiftNet's inputs (:func:`~epoch_kedro.inference.lifting.lift_inputs`) for pixel
+    keypoints ``(N, 17, 2)`` seen by ``K`` with ``gravity``."""
+    return {"K": K, **lift_inputs(kp2d, K, gravity)}
 
 
 def _float32(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

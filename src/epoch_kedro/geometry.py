@@ -292,6 +292,17 @@ def rays(u: Array, K: Array) -> Array:
     return xp.concatenate([x, xp.ones_like(x[..., :1])], -1)
 
 
+def normalize_2d(ray_xy: Array, root: int = 0) -> tuple[Array, Array]:
+    """Root-centre and scale-normalise 2D poses: ``(N, J, 2) -> (N, J, 2), (N,)``.
+
+    The scale is the RMS distance of the joints from the root joint (index ``root``). Works on
+    numpy arrays and torch tensors (training normalises virtual views with it).
+    """
+    centred = ray_xy - ray_xy[:, root : root + 1]
+    scale = ((centred**2).sum(-1).mean(-1)) ** 0.5
+    return centred / scale.clip(min=1e-12)[:, None, None], scale
+
+
 def backproject(u: Array, K: Array, depth: Array) -> Array:
     """Lift pixels to 3D: u (..., J, 2), K (..., 3, 3), depth Z (..., J) -> X (..., J, 3)."""
     _, (u, K, depth) = _arrays(u, K, depth)

@@ -8,13 +8,12 @@ import pytest
 from epoch_kedro.data.normalize import (
     dataset_statistics,
     hold_out_motions,
-    normalize_2d,
     seen_motions,
     split_by_subject,
     summarize,
     to_model_input,
 )
-from epoch_kedro.geometry import project, project_distorted, world_to_camera
+from epoch_kedro.geometry import normalize_2d, project, project_distorted, world_to_camera
 from epoch_kedro.skeleton import ROOT, bone_lengths
 
 #: Human3.6M camera 54138969's lens (published with the dataset).

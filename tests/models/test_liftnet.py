@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from epoch_kedro.data.normalize import normalize_2d
-from epoch_kedro.geometry import project_normalized
+from epoch_kedro.geometry import normalize_2d, project_normalized
 from epoch_kedro.models.liftnet import LiftNet, LiftNetConfig
 from epoch_kedro.skeleton import bone_lengths
 

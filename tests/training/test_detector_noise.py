@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from epoch_kedro.data.normalize import normalize_2d
+from epoch_kedro.geometry import normalize_2d
 from epoch_kedro.skeleton import LEFT_JOINTS, RIGHT_JOINTS
 from epoch_kedro.training.detector_noise import DetectorNoise, corrupt
 

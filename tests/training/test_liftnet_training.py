@@ -10,6 +10,7 @@ import torch
 
 from epoch_kedro.data.normalize import dataset_statistics, to_model_input
 from epoch_kedro.evaluation.metrics import joint_errors
+from epoch_kedro.inference.lifting import LIFT_INPUTS, lift_tensors, predict_poses
 from epoch_kedro.models.flow import FlowConfig
 from epoch_kedro.models.liftnet import LiftNetConfig
 from epoch_kedro.training import liftnet as T
@@ -43,8 +44,8 @@ def config(epochs: int = 1, **model) -> T.LiftTrainingConfig:
 
 def test_the_loss_batch_holds_no_3d_or_camera_labels(setup):
     split, _, _ = setup
-    batch = T.lift_tensors(split)
-    assert set(batch) == set(T.LIFT_INPUTS) == {"pose2d", "scale2d", "root_ray", "gravity"}
+    batch = lift_tensors(split)
+    assert set(batch) == set(LIFT_INPUTS) == {"pose2d", "scale2d", "root_ray", "gravity"}
     for key in ("pose3d_cam", "pose3d_world", "R", "t", "K"):
         assert key not in batch
 
@@ -54,13 +55,13 @@ def test_a_few_epochs_lower_the_loss_and_give_metric_poses(setup):
     model, result = T.train_liftnet(split, split, stats["bone_length_mean"], flow, config(4))
     losses = [h["loss"] for h in result.history]
     assert losses[-1] < losses[0]
-    pred = T.predict_poses(model, T.lift_tensors(split))
+    pred = predict_poses(model, lift_tensors(split))
     assert pred.shape == (len(split["kp2d"]), 17, 3)
     assert np.isfinite(pred).all()
     depth = pred[:, 0, 2]
     assert 0.5 < np.median(depth) < 20.0  # metres, like the camera distances
-    untrained = T.predict_poses(
-        T.LiftNet(config().model, stats["bone_length_mean"]), T.lift_tensors(split)
+    untrained = predict_poses(
+        T.LiftNet(config().model, stats["bone_length_mean"]), lift_tensors(split)
     )
     gt = split["pose3d_cam"]
     assert (
@@ -72,7 +73,7 @@ def test_a_few_epochs_lower_the_loss_and_give_metric_poses(setup):
 def test_loss_terms_switch_off_individually(setup):
     split, stats, flow = setup
     model = T.LiftNet(config().model, stats["bone_length_mean"])
-    batch = {k: v[:32] for k, v in T.lift_tensors(split).items()}
+    batch = {k: v[:32] for k, v in lift_tensors(split).items()}
     gen = torch.Generator().manual_seed(0)
     all_terms = T.cycle_terms(model, flow, batch, gen, T.LossWeights(), T.CycleConfig())
     assert set(all_terms) == {

@@ -8,7 +8,7 @@ import torch
 
 from epoch_kedro.data.normalize import to_model_input
 from epoch_kedro.data.synthetic.render import RenderConfig, render_dataset
-from epoch_kedro.inference import prepare_images
+from epoch_kedro.inference.regnet import prepare_images
 from epoch_kedro.models.localizer import LocalizerConfig
 from epoch_kedro.skeleton import FLIP_PERMUTATION
 from epoch_kedro.training import localizer as L

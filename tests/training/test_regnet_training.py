@@ -12,7 +12,7 @@ from epoch_kedro.data.crops import training_crops
 from epoch_kedro.data.normalize import dataset_statistics, to_model_input
 from epoch_kedro.data.synthetic.render import RenderConfig, render_dataset
 from epoch_kedro.geometry import crop_pixels
-from epoch_kedro.inference import predict_regnet, prepare_images
+from epoch_kedro.inference.regnet import predict_regnet, prepare_images
 from epoch_kedro.models.backbone import heatmap_nll
 from epoch_kedro.models.regnet import RegNetConfig
 from epoch_kedro.skeleton import FLIP_PERMUTATION

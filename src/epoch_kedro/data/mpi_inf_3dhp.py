@@ -28,6 +28,7 @@ from epoch_kedro.data.formats import DatasetFormatError, format_error
 from epoch_kedro.data.schema import INT_DTYPE, concat_rows
 from epoch_kedro.data.synthetic.render import scale_intrinsics
 from epoch_kedro.geometry import camera_to_world, make_K, project_distorted, world_to_camera
+from epoch_kedro.inference.images import cut_crop, open_rgb, resize_frame
 from epoch_kedro.skeleton import NUM_JOINTS
 
 logger = logging.getLogger(__name__)
@@ -255,7 +256,7 @@ def read_images(
             )
         with Image.open(path) as image:
             image.draft("RGB", (size, size))  # JPEG decodes at 1/2..1/8 scale: much faster
-            images[i] = np.asarray(image.convert("RGB").resize((size, size), Image.BILINEAR))
+            images[i] = resize_frame(image.convert("RGB"), size)
     K = scale_intrinsics(data["K"][rows], data["image_size"][rows], size)
     return images, K.astype(np.float32)
 
@@ -263,23 +264,14 @@ def read_images(
 def read_crops(
     root: str | Path, data: dict[str, np.ndarray], rows: np.ndarray, boxes: np.ndarray, size: int
 ) -> np.ndarray:
-    """Square crops ``(M, size, size, 3)`` uint8 of the frames of ``rows`` at full-frame boxes.
-
-    Boxes are ``(cx, cy, b)`` with pixel centres at integer coordinates (the convention of
-    :func:`epoch_kedro.geometry.crop_pixels`); PIL's extents count from pixel edges, hence the
-    half-pixel shift. What lies outside the frame is black.
-    """
+    """Square crops ``(M, size, size, 3)`` uint8 of the frames of ``rows`` at full-frame boxes
+    ``(cx, cy, b)`` (:func:`~epoch_kedro.inference.images.cut_crop`; black outside the frame)."""
     crops = np.empty((len(rows), size, size, 3), np.uint8)
-    for i, (row, (cx, cy, side)) in enumerate(zip(rows, boxes, strict=True)):
+    for i, (row, box) in enumerate(zip(rows, boxes, strict=True)):
         path = image_path(root, str(data["subject"][row]), int(data["frame"][row]))
         if not path.is_file():
             raise DatasetFormatError(
                 f"{path}: image of valid frame {int(data['frame'][row])} missing"
             )
-        x0, y0 = cx - side / 2 + 0.5, cy - side / 2 + 0.5
-        with Image.open(path) as image:
-            crop = image.convert("RGB").transform(
-                (size, size), Image.EXTENT, (x0, y0, x0 + side, y0 + side), Image.BILINEAR
-            )
-        crops[i] = np.asarray(crop)
+        crops[i] = cut_crop(open_rgb(path), box, size)
     return crops

@@ -17,13 +17,12 @@ import numpy as np
 
 from epoch_kedro.data.schema import FLOAT_DTYPE, take
 from epoch_kedro.geometry import (
-    Array,
     camera_elevation,
     gravity_direction,
-    rays,
     undistort_pixels,
     world_to_camera,
 )
+from epoch_kedro.inference.lifting import lift_inputs
 from epoch_kedro.skeleton import BONE_NAMES, ROOT, bone_lengths
 
 #: Fields carried over unchanged from the ingested dataset.
@@ -92,16 +91,6 @@ def split_by_subject(
     }
 
 
-def normalize_2d(ray_xy: Array) -> tuple[Array, Array]:
-    """Root-centre and scale-normalise ray coordinates: ``(N, 17, 2) -> (N, 17, 2), (N,)``.
-
-    Works on numpy arrays and torch tensors (training normalises virtual views with it).
-    """
-    centred = ray_xy - ray_xy[:, ROOT : ROOT + 1]
-    scale = ((centred**2).sum(-1).mean(-1)) ** 0.5
-    return centred / scale.clip(min=1e-12)[:, None, None], scale
-
-
 def _gravity(data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Gravity in camera coordinates and elevation from R; zero / NaN where R is not measured.
 
@@ -130,16 +119,12 @@ def to_model_input(data: dict[str, np.ndarray], undistort_iterations: int = 30) 
             data["dist"][lens].astype(np.float64),
             iterations=undistort_iterations,
         )
-    ray = rays(kp2d, K)
-    pose2d, scale = normalize_2d(ray[..., :2])
     out = {key: data[key] for key in _PASSTHROUGH}
     out.update({key: data[key] for key in _OPTIONAL if key in data})
     out.update(
         kp2d=kp2d,
         kp2d_observed=data["kp2d"],
-        rays=ray,
-        pose2d=pose2d,
-        scale2d=scale,
+        **lift_inputs(kp2d, K),
         pose3d_cam=world_to_camera(
             data["pose3d_world"].astype(np.float64),
             data["R"].astype(np.float64),

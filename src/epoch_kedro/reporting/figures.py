@@ -120,6 +120,49 @@ def skeletons_3d(
     return fig
 
 
+def _draw_2d(ax, kp2d: np.ndarray, image: np.ndarray | None, scale: float) -> None:
+    """The 2D skeleton (full-frame px, drawn at ``scale``) on the image, or alone."""
+    if image is not None:
+        ax.imshow(image)
+    pts = (kp2d + 0.5) * scale - 0.5  # pixel centres, as the image was resized
+    colour = "yellow" if image is not None else COLOURS[0]  # visible on floor and sky alike
+    for parent, child in BONES:
+        width = 2.2 if child in LEFT_JOINTS else 1.4
+        ax.plot(*pts[[parent, child]].T, "-", color=colour, lw=width)
+    ax.plot(*pts.T, ".", color="white" if image is not None else "black", ms=3)
+    if image is None:
+        ax.invert_yaxis()
+        ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def prediction_figure(
+    pose3d: np.ndarray,
+    kp2d: np.ndarray,
+    image: np.ndarray | None = None,
+    image_scale: float = 1.0,
+    title: str = "",
+) -> Figure:
+    """One predicted pose: its 2D (on the image, shown at ``image_scale`` of full-frame pixels,
+    when there is one) and its 3D from the camera and from the side, on metric axes (m,
+    root-centred; the root's depth in the title)."""
+    fig = Figure(figsize=(9.6, 3.4))
+    _draw_2d(fig.add_subplot(1, 3, 1), kp2d, image, image_scale)
+    for c, (view, elev, azim) in enumerate(VIEWS[:2]):
+        ax = fig.add_subplot(1, 3, c + 2, projection="3d")
+        _draw_skeleton(ax, pose3d, COLOURS[0], "prediction")
+        ax.view_init(elev=elev, azim=azim)
+        ax.set(xlim=(-1, 1), ylim=(-1, 1), zlim=(-1, 1), title=view)
+        ax.set(xlabel="x (m)", ylabel="depth (m)", zlabel="up (m)")
+        ax.set(xticks=[-1, 0, 1], yticks=[-1, 0, 1], zticks=[-1, 0, 1])
+        ax.tick_params(labelsize=7, pad=0)
+        ax.set_box_aspect((1, 1, 1))
+    fig.suptitle(f"{title}   root depth {pose3d[ROOT, 2]:.2f} m", fontsize=9)
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.04, top=0.88, wspace=0.1)
+    return fig
+
+
 def box_and_crop_overlays(
     frames: np.ndarray,
     boxes: np.ndarray,

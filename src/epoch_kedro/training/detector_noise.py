@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from epoch_kedro.data.normalize import normalize_2d
+from epoch_kedro.geometry import normalize_2d
 from epoch_kedro.skeleton import LEFT_JOINTS, RIGHT_JOINTS
 
 #: Left/right limb chains a detector can confuse as a whole: (legs, arms).

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from epoch_kedro.data.normalize import normalize_2d
 from epoch_kedro.evaluation.metrics import joint_errors
-from epoch_kedro.geometry import project_normalized, rays, rotation_about_axis
+from epoch_kedro.geometry import normalize_2d, project_normalized, rotation_about_axis
+from epoch_kedro.inference.lifting import lift_tensors, predict_poses
 from epoch_kedro.models.flow import FlowConfig, PoseFlow
 from epoch_kedro.models.liftnet import LiftNet, LiftNetConfig
 from epoch_kedro.training import losses
@@ -23,9 +23,6 @@ from epoch_kedro.utils.config import from_params
 from epoch_kedro.utils.runtime import seed_everything
 
 logger = logging.getLogger(__name__)
-
-#: Model-input fields LiftNet consumes: no 3D, no camera extrinsics beyond gravity.
-LIFT_INPUTS = ("pose2d", "scale2d", "root_ray", "gravity")
 
 
 @dataclass(frozen=True)
@@ -60,44 +57,6 @@ class LiftTrainingConfig:
     cycle: CycleConfig = field(default_factory=CycleConfig)
     noise: DetectorNoise = field(default_factory=DetectorNoise)
     validation_samples: int = 4096
-
-
-def lift_tensors(arrays: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-    """The LiftNet inputs of a model-input split as float32 tensors (root ray from the rays).
-
-    Generated splits also carry per-joint ``confidence`` (RegNet's flip test), which weights
-    the 2D cycle term in training.
-    """
-    tensors = {
-        "pose2d": torch.as_tensor(arrays["pose2d"], dtype=torch.float32),
-        "scale2d": torch.as_tensor(arrays["scale2d"], dtype=torch.float32),
-        "root_ray": torch.as_tensor(arrays["rays"][:, 0, :2], dtype=torch.float32),
-        "gravity": torch.as_tensor(arrays["gravity"], dtype=torch.float32),
-    }
-    if "confidence" in arrays:
-        tensors["confidence"] = torch.as_tensor(arrays["confidence"], dtype=torch.float32)
-    return tensors
-
-
-def inputs_from_keypoints(
-    kp2d: np.ndarray, K: np.ndarray, gravity: np.ndarray | None = None
-) -> dict[str, torch.Tensor]:
-    """LiftNet inputs from pixel keypoints ``(N, 17, 2)``, K ``(N, 3, 3)``, gravity ``(N, 3)``."""
-    ray = rays(np.asarray(kp2d, np.float64), np.asarray(K, np.float64))
-    pose2d, scale = normalize_2d(ray[..., :2])
-    inputs = {
-        "pose2d": torch.as_tensor(pose2d, dtype=torch.float32),
-        "scale2d": torch.as_tensor(scale, dtype=torch.float32),
-        "root_ray": torch.as_tensor(ray[:, 0, :2], dtype=torch.float32),
-    }
-    if gravity is not None:
-        inputs["gravity"] = torch.as_tensor(np.asarray(gravity), dtype=torch.float32)
-    return inputs
-
-
-def lift(model: LiftNet, batch: dict[str, torch.Tensor]):
-    """One LiftNet forward on a batch of :data:`LIFT_INPUTS`."""
-    return model(batch["pose2d"], batch["scale2d"], batch["root_ray"], batch.get("gravity"))
 
 
 def cycle_terms(
@@ -161,19 +120,6 @@ def _subset(data: dict[str, torch.Tensor], n: int, seed: int) -> dict[str, torch
         return data
     idx = torch.randperm(size, generator=torch.Generator().manual_seed(seed))[:n]
     return {k: v[idx] for k, v in data.items()}
-
-
-def predict_poses(model: LiftNet, inputs: dict[str, torch.Tensor], batch_size: int = 4096):
-    """Metric camera-frame poses ``(N, 17, 3)`` as numpy, batched, in eval mode."""
-    device = next(model.parameters()).device
-    model.eval()
-    chunks = []
-    n = len(inputs["pose2d"])
-    with torch.no_grad():
-        for start in range(0, n, batch_size):
-            batch = {k: v[start : start + batch_size].to(device) for k, v in inputs.items()}
-            chunks.append(lift(model, batch).pose.float().cpu().numpy())
-    return np.concatenate(chunks) if chunks else np.zeros((0, 17, 3), np.float32)
 
 
 def train_flow(

@@ -8,7 +8,12 @@ import numpy as np
 import torch
 
 from epoch_kedro.evaluation.metrics import keypoint_errors_2d
-from epoch_kedro.inference import localize, prepare_images, to_frame_pixels, to_resized_pixels
+from epoch_kedro.inference.regnet import (
+    localize,
+    prepare_images,
+    to_frame_pixels,
+    to_resized_pixels,
+)
 from epoch_kedro.models.backbone import heatmap_nll
 from epoch_kedro.models.localizer import Localizer, LocalizerConfig
 from epoch_kedro.training.loop import FitResult, LoopConfig, fit

@@ -13,10 +13,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from epoch_kedro.data.normalize import normalize_2d
 from epoch_kedro.evaluation.metrics import joint_errors, keypoint_errors_2d
-from epoch_kedro.geometry import azimuth_rotation, crop_pixels, project_normalized
-from epoch_kedro.inference import predict_regnet, prepare_images
+from epoch_kedro.geometry import azimuth_rotation, crop_pixels, normalize_2d, project_normalized
+from epoch_kedro.inference.regnet import predict_regnet, prepare_images
 from epoch_kedro.models.backbone import heatmap_nll
 from epoch_kedro.models.flow import PoseFlow
 from epoch_kedro.models.regnet import RegNet, RegNetConfig, log_focal_ratio

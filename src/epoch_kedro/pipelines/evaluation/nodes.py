@@ -16,10 +16,10 @@ from epoch_kedro.evaluation.evaluate import (
     motion_groups,
     regnet_section,
 )
+from epoch_kedro.inference.lifting import inputs_from_keypoints, lift_tensors, predict_poses
 from epoch_kedro.models.artifacts import liftnet_from_artifact
 from epoch_kedro.models.liftnet import LiftNet
 from epoch_kedro.training.detector_noise import DetectorNoise, corrupt
-from epoch_kedro.training.liftnet import inputs_from_keypoints, lift_tensors, predict_poses
 from epoch_kedro.utils.config import from_params
 
 logger = logging.getLogger(__name__)

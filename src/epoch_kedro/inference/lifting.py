@@ -1,0 +1,82 @@
+"""LiftNet's inputs and its batched forward pass (shared by training, evaluation and the API).
+
+LiftNet reads a 2D pose as *rays*: pixel keypoints through ``K^-1`` (undistorted pixels), so a
+pose means the same thing whatever the focal length or principal point. :func:`lift_inputs` is
+the one place that turns (2D, K, gravity) into those inputs; everything that lifts calls it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from epoch_kedro.geometry import normalize_2d, rays
+from epoch_kedro.models.liftnet import LiftNet
+
+#: Model-input fields LiftNet consumes: no 3D, no camera extrinsics beyond gravity.
+LIFT_INPUTS = ("pose2d", "scale2d", "root_ray", "gravity")
+
+
+def lift_inputs(
+    kp2d: np.ndarray, K: np.ndarray, gravity: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """LiftNet's inputs for pixel keypoints ``(N, 17, 2)`` seen by ``K (N, 3, 3)``.
+
+    Returns ``rays (N, 17, 3)``, the root-centred, scale-normalised ``pose2d (N, 17, 2)`` and
+    its ``scale2d (N,)``; with ``gravity (N, 3)`` (world "down" in camera coordinates, zero
+    where unknown) also ``gravity`` and the camera ``elevation (N,)`` in radians (NaN where
+    gravity is unknown).
+    """
+    ray = rays(np.asarray(kp2d, np.float64), np.asarray(K, np.float64))
+    pose2d, scale = normalize_2d(ray[..., :2])
+    out = {"rays": ray, "pose2d": pose2d, "scale2d": scale}
+    if gravity is not None:
+        gravity = np.asarray(gravity, np.float64)
+        known = np.linalg.norm(gravity, axis=-1) > 0
+        out["gravity"] = gravity
+        out["elevation"] = np.where(known, np.arcsin(np.clip(gravity[:, 2], -1, 1)), np.nan)
+    return out
+
+
+def lift_tensors(arrays: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    """The LiftNet inputs of a model-input split (or of :func:`lift_inputs`) as float32 tensors.
+
+    Splits without ``gravity`` lift as if it were unknown. Generated splits also carry
+    per-joint ``confidence`` (RegNet's flip test), which weights the 2D cycle term in training.
+    """
+    tensors = {
+        "pose2d": torch.as_tensor(arrays["pose2d"], dtype=torch.float32),
+        "scale2d": torch.as_tensor(arrays["scale2d"], dtype=torch.float32),
+        "root_ray": torch.as_tensor(arrays["rays"][:, 0, :2], dtype=torch.float32),
+    }
+    for key in ("gravity", "confidence"):
+        if key in arrays:
+            tensors[key] = torch.as_tensor(arrays[key], dtype=torch.float32)
+    return tensors
+
+
+def inputs_from_keypoints(
+    kp2d: np.ndarray, K: np.ndarray, gravity: np.ndarray | None = None
+) -> dict[str, torch.Tensor]:
+    """LiftNet input tensors from pixel keypoints ``(N, 17, 2)``, K ``(N, 3, 3)``, gravity."""
+    return lift_tensors(lift_inputs(kp2d, K, gravity))
+
+
+def lift(model: LiftNet, batch: dict[str, torch.Tensor]):
+    """One LiftNet forward on a batch of :data:`LIFT_INPUTS` (gravity optional)."""
+    return model(batch["pose2d"], batch["scale2d"], batch["root_ray"], batch.get("gravity"))
+
+
+def predict_poses(
+    model: LiftNet, inputs: dict[str, torch.Tensor], batch_size: int = 4096
+) -> np.ndarray:
+    """Metric camera-frame poses ``(N, 17, 3)`` as numpy, batched, in eval mode."""
+    device = next(model.parameters()).device
+    model.eval()
+    chunks = []
+    n = len(inputs["pose2d"])
+    with torch.no_grad():
+        for start in range(0, n, batch_size):
+            batch = {k: v[start : start + batch_size].to(device) for k, v in inputs.items()}
+            chunks.append(lift(model, batch).pose.float().cpu().numpy())
+    return np.concatenate(chunks) if chunks else np.zeros((0, 17, 3), np.float32)

@@ -1,0 +1,177 @@
+"""``predict``: metric 3D poses from your own images or 2D keypoint files.
+
+Keypoint files are converted to the Human3.6M 17 joints (:mod:`epoch_kedro.keypoints`) and
+lifted with the camera the options give. Images go through the localiser and RegNet
+(:mod:`epoch_kedro.inference.images`), which give the 2D pose, the camera K and gravity; a
+camera from the options replaces RegNet's K. Then LiftNet, and the outputs written
+all-or-nothing (:mod:`epoch_kedro.predict.outputs`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from epoch_kedro.geometry import undistort_pixels
+from epoch_kedro.keypoints import to_h36m
+from epoch_kedro.predict.camera import Camera, default_camera
+from epoch_kedro.predict.outputs import Lifted, staged, write_predictions
+from epoch_kedro.predict.readers import (
+    PredictError,
+    ReadOptions,
+    frame_number,
+    input_files,
+    read_poses,
+)
+
+MODELS = Path("data/06_models")
+DEFAULT_LIFTNET = MODELS / "liftnet.pt"
+DEFAULT_REGNET = MODELS / "regnet.pt"
+DEFAULT_LOCALIZER = MODELS / "localizer.pt"
+
+
+def _model(given: str | Path | None, default: Path, what: str, option: str) -> Path:
+    path = Path(given) if given is not None else default
+    if not path.is_file():
+        raise PredictError(f"{path}: no trained {what} there; `make run` trains it "
+                           f"(or pass {option} PATH)")  # fmt: skip
+    return path
+
+
+def _from_keypoints(
+    files: list[Path], camera: Camera | None, options: ReadOptions, min_confidence: float
+) -> Lifted:
+    poses = read_poses(files, options)
+    converted = to_h36m(np.stack(poses.keypoints), poses.layout, min_confidence)
+    camera = camera if camera is not None else default_camera()
+    sizes = None if options.image_size is None else np.array([options.image_size])
+    K = camera.intrinsics(sizes, len(poses.keypoints))
+    kp17, usable = converted.keypoints, converted.usable
+    if camera.dist is not None and usable.any():
+        kp17[usable] = undistort_pixels(kp17[usable], K[usable], camera.dist)
+    n = len(kp17)
+    return Lifted(poses.source, poses.frame, poses.person, np.full((n, 17, 3), np.nan), kp17, K,
+                  list(converted.reasons), poses.layout, camera.as_json())  # fmt: skip
+
+
+def _from_images(
+    files: list[Path],
+    camera: Camera | None,
+    regnet: str | Path | None,
+    localizer: str | Path | None,
+    same_camera: bool,
+) -> tuple[Lifted, np.ndarray]:
+    """RegNet's 2D and camera for each image; returns them and RegNet's gravity."""
+    from epoch_kedro.api import load_localizer, load_regnet
+    from epoch_kedro.chain import flip_confidence, pool_camera
+    from epoch_kedro.inference.images import estimate_from_images
+
+    regnet_path = _model(regnet, DEFAULT_REGNET, "RegNet", "--regnet")
+    localizer_path = _model(localizer, DEFAULT_LOCALIZER, "localiser", "--localizer")
+    try:
+        est = estimate_from_images(files, load_localizer(localizer_path), load_regnet(regnet_path))
+    except ValueError as err:  # an unreadable image: its path is in the message
+        raise PredictError(str(err)) from None
+    kp2d = est["kp2d_heat"].astype(np.float64)
+    gravity = est["gravity"].astype(np.float64)
+    gravity /= np.linalg.norm(gravity, axis=-1, keepdims=True)
+    if camera is None:
+        K = est["K"].astype(np.float64)
+        origin = "RegNet's estimate per image"
+        camera = Camera(origin + (", pooled per folder" if same_camera else ""))
+    else:
+        K = camera.intrinsics(est["image_size"], len(files))
+        if camera.dist is not None:
+            kp2d = undistort_pixels(kp2d, K, camera.dist)
+    if same_camera:
+        folders = np.unique([str(f.parent) for f in files], return_inverse=True)[1].ravel()
+        K, gravity = pool_camera(K, gravity, folders)
+    n = len(files)
+    lifted = Lifted(
+        source=[str(f) for f in files],
+        frame=[frame_number(f) for f in files],
+        person=[0] * n,
+        pose3d=np.full((n, 17, 3), np.nan),
+        keypoints2d=kp2d,
+        K=K,
+        reasons=[None] * n,
+        layout="images",
+        camera=camera.as_json(),
+        image_size=est["image_size"],
+        confidence=flip_confidence(est, est["box"]),
+    )
+    return lifted, gravity
+
+
+def _lift(lifted: Lifted, gravity: np.ndarray | None, liftnet: Path) -> list[str]:
+    """Fill ``lifted.pose3d`` for usable rows; returns LiftNet's warnings."""
+    from epoch_kedro.api import lift, load_liftnet
+
+    usable = lifted.usable
+    if not usable.any():
+        return []
+    g = None if gravity is None else gravity[usable]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            pose = lift(load_liftnet(liftnet), lifted.keypoints2d[usable], lifted.K[usable], g)
+        except ValueError as err:
+            raise PredictError(f"{lifted.source[0]}: {err}") from None
+    lifted.pose3d[usable] = pose
+    for i in np.flatnonzero(usable & ~np.isfinite(lifted.pose3d).all(axis=(1, 2))):
+        lifted.reasons[i] = "LiftNet returned NaN"
+    return [str(w.message) for w in caught]
+
+
+def predict(  # noqa: PLR0913 - the command's options, all keyword-only
+    inputs: list[str],
+    out: str | Path,
+    *,
+    layout: str = "auto",
+    camera: Camera | None = None,
+    image_size: tuple[int, int] | None = None,
+    liftnet: str | Path | None = None,
+    regnet: str | Path | None = None,
+    localizer: str | Path | None = None,
+    min_confidence: float = 0.3,
+    same_camera: bool = False,
+    all_people: bool = False,
+    plot: bool = False,
+) -> dict[str, Any]:
+    """Lift ``inputs`` (images, or keypoint files of one layout) to metric 3D and write
+    ``predictions.{json,npz,csv}`` (and with ``plot``, ``plots/``) in ``out``.
+
+    ``camera``: from :func:`~epoch_kedro.predict.camera.camera_from_options`; None is RegNet's
+    estimate for images and the default field of view for keypoint files. ``same_camera``:
+    images in one folder come from one fixed camera (RegNet's estimates are pooled).
+    Returns a summary: poses lifted, skipped (source, frame, reason), the camera's origin,
+    LiftNet's warnings and the files written. Raises :class:`PredictError` (one line) on bad
+    input, leaving ``out`` untouched.
+    """
+    files, kind = input_files(inputs)
+    liftnet_path = _model(liftnet, DEFAULT_LIFTNET, "LiftNet", "--liftnet")
+    if kind == "images":
+        lifted, gravity = _from_images(files, camera, regnet, localizer, same_camera)
+    else:
+        options = ReadOptions(layout, image_size, all_people)
+        lifted, gravity = _from_keypoints(files, camera, options, min_confidence), None
+    caught = _lift(lifted, gravity, liftnet_path)
+    out = Path(out)
+    with staged(out) as stage:
+        written = write_predictions(lifted, stage)
+        if plot:
+            from epoch_kedro.predict.plots import write_plots
+
+            written += write_plots(lifted, stage, kind == "images")
+    skipped = [(s, f, r) for s, f, r in zip(lifted.source, lifted.frame, lifted.reasons,
+                                             strict=True) if r]  # fmt: skip
+    return {
+        "lifted": int(lifted.usable.sum()),
+        "skipped": skipped,
+        "camera": lifted.camera["origin"],
+        "warnings": caught,
+        "files": [str(out / p.relative_to(stage)) for p in written],
+    }

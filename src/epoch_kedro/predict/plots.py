@@ -1,0 +1,72 @@
+"""``--plot``: a picture per pose (2D on the image, 3D from two viewpoints) and, for sequences,
+an animated GIF per input file or image folder."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from epoch_kedro.inference.images import open_rgb
+from epoch_kedro.predict.outputs import Lifted
+from epoch_kedro.reporting.figures import prediction_figure
+from epoch_kedro.utils.progress import progress
+
+#: Images are shown at most this many pixels wide in the pictures.
+SHOWN_WIDTH = 480
+GIF_FRAME_MS = 100
+#: Longer sequences are subsampled to at most this many GIF frames (memory stays bounded).
+GIF_MAX_FRAMES = 400
+
+
+def _name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "pose"
+
+
+def _picture(lifted: Lifted, i: int, images: bool) -> tuple[np.ndarray | None, float]:
+    if not images:
+        return None, 1.0
+    image = open_rgb(lifted.source[i])
+    scale = min(1.0, SHOWN_WIDTH / image.width)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return np.asarray(image.resize(size, Image.BILINEAR)), scale
+
+
+def write_plots(lifted: Lifted, folder: Path, images: bool) -> list[Path]:
+    """``plots/<source>_<frame>[_<person>].png`` per lifted pose, and ``plots/<group>.gif``
+    for each input file or image folder with two or more of them."""
+    plots = folder / "plots"
+    plots.mkdir()
+    groups: dict[str, list[Path]] = {}
+    lifted_rows = np.flatnonzero(lifted.usable)
+    for i in progress(lifted_rows, "Plotting poses", unit="pose"):
+        source = Path(lifted.source[i])
+        person = f"_{lifted.person[i]}" if lifted.person[i] else ""
+        path = plots / f"{_name(source.stem)}_{_name(str(lifted.frame[i]))}{person}.png"
+        if images:
+            path = plots / f"{_name(source.stem)}{person}.png"
+        image, scale = _picture(lifted, i, images)
+        title = f"{source.name} frame {lifted.frame[i]}" + (
+            f" person {person[1:]}" if person else ""
+        )
+        prediction_figure(lifted.pose3d[i], lifted.keypoints2d[i], image, scale, title).savefig(
+            path, dpi=72
+        )
+        group = str(source.parent) if images else str(source)
+        groups.setdefault(group, []).append(path)
+    written = [p for paths in groups.values() for p in paths]
+    for group, paths in groups.items():
+        if len(paths) > 1:
+            written.append(_gif(paths, plots / f"{_name(Path(group).name)}.gif"))
+    return written
+
+
+def _gif(pictures: list[Path], target: Path) -> Path:
+    """The pictures as an animated GIF (Pillow; no video writer needed), real-time at 10 fps
+    unless subsampled."""
+    step = -(-len(pictures) // GIF_MAX_FRAMES)
+    frames = [Image.open(p).convert("P", palette=Image.ADAPTIVE) for p in pictures[::step]]
+    frames[0].save(target, save_all=True, append_images=frames[1:], duration=GIF_FRAME_MS, loop=0)
+    return target

@@ -1,0 +1,238 @@
+"""Readers of the inputs of ``epoch-kedro predict``: keypoint files of the common layouts, and
+which input files a command line names (files, folders, globs; keypoint files or images).
+
+Every failure is one :class:`PredictError` line that names the file and what was expected.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from epoch_kedro.inference.images import IMAGE_SUFFIXES
+from epoch_kedro.keypoints import LAYOUTS, layout_of
+from epoch_kedro.skeleton import JOINT_NAMES
+
+KEYPOINT_SUFFIXES = (".json", ".csv", ".npz")
+
+
+class PredictError(ValueError):
+    """A bad input or option, explained in one line."""
+
+
+@dataclass
+class Poses:
+    """Keypoints read from files: one row per frame, in the layout's own order."""
+
+    layout: str
+    keypoints: list[np.ndarray] = field(default_factory=list)  # (K, 3): x, y, confidence
+    source: list[str] = field(default_factory=list)
+    frame: list[Any] = field(default_factory=list)
+    person: list[int] = field(default_factory=list)  # index of the person within the frame
+
+    def add(self, keypoints: np.ndarray, source: Path, frame: Any, person: int = 0) -> None:
+        self.keypoints.append(keypoints)
+        self.source.append(str(source))
+        self.frame.append(frame)
+        self.person.append(person)
+
+
+def frame_number(path: Path) -> int | str:
+    """A frame's number from its file name (the last digits: ``clip_000012_keypoints`` -> 12),
+    else the file's stem."""
+    digits = re.findall(r"\d+", path.stem)
+    return int(digits[-1]) if digits else path.stem
+
+
+def _folder_files(path: Path) -> list[Path]:
+    suffixes = (*KEYPOINT_SUFFIXES, *IMAGE_SUFFIXES)
+    found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
+    if not found:
+        raise PredictError(f"{path}: no keypoint files ({', '.join(KEYPOINT_SUFFIXES)}) or "
+                           f"images ({', '.join(IMAGE_SUFFIXES)}) inside")  # fmt: skip
+    return found
+
+
+def input_files(inputs: list[str]) -> tuple[list[Path], str]:
+    """Files named by ``inputs`` (files, folders or glob patterns) and their kind: ``"images"``
+    or ``"keypoints"`` (one call reads one kind)."""
+    files: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            files += _folder_files(path)
+        elif path.is_file():
+            files.append(path)
+        else:
+            matches = sorted(Path().glob(item)) if any(c in item for c in "*?[") else []
+            if not matches:
+                raise PredictError(f"{item}: no such file, folder or matching glob")
+            files += matches
+    images = [f.suffix.lower() in IMAGE_SUFFIXES for f in files]
+    if any(images) and not all(images):
+        first = files[images.index(False)]
+        raise PredictError(f"{first}: images and keypoint files cannot be mixed in one call")
+    for f in files:
+        if f.suffix.lower() not in (*KEYPOINT_SUFFIXES, *IMAGE_SUFFIXES):
+            raise PredictError(f"{f}: not a keypoint file ({', '.join(KEYPOINT_SUFFIXES)}) "
+                               f"or an image ({', '.join(IMAGE_SUFFIXES)})")  # fmt: skip
+    return files, "images" if all(images) else "keypoints"
+
+
+def _keypoint_rows(flat: Any, source: Path, what: str) -> np.ndarray:
+    values = np.asarray(flat, dtype=np.float64)
+    if values.ndim != 1 or len(values) % 3:
+        raise PredictError(f"{source}: {what} must be a flat list of x, y, confidence triples")
+    return values.reshape(-1, 3)
+
+
+def _layout_for(count: int, layout: str, source: Path) -> str:
+    """``layout``, or (``auto``) the layout with ``count`` keypoints."""
+    if layout != "auto":
+        return layout
+    try:
+        return layout_of(count)
+    except ValueError as err:
+        raise PredictError(f"{source}: {err}") from None
+
+
+def _check_layout(poses: Poses | None, layout: str, source: Path) -> Poses:
+    if poses is None:
+        return Poses(layout)
+    if poses.layout != layout:
+        raise PredictError(f"{source}: layout {layout}, but earlier files are {poses.layout}")
+    return poses
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How keypoint files are read."""
+
+    layout: str = "auto"
+    image_size: tuple[int, int] | None = None  # for normalised coordinates (MediaPipe)
+    all_people: bool = False  # every detection of a frame, not only the most confident
+
+
+def _read_coco(data: list, source: Path, poses: Poses | None, options: ReadOptions) -> Poses:
+    """COCO keypoint results: the most confident detection of each ``image_id`` (or all)."""
+    people: dict[Any, list[dict]] = {}
+    for det in data:
+        if not isinstance(det, dict) or "keypoints" not in det or "image_id" not in det:
+            raise PredictError(f"{source}: a COCO result needs 'image_id' and 'keypoints'")
+        people.setdefault(det["image_id"], []).append(det)
+    for image_id, dets in people.items():
+        dets = sorted(dets, key=lambda d: -float(d.get("score", 0.0)))
+        for person, det in enumerate(dets if options.all_people else dets[:1]):
+            kp = _keypoint_rows(det["keypoints"], source, "'keypoints'")
+            poses = _check_layout(poses, _layout_for(len(kp), options.layout, source), source)
+            poses.add(kp, source, image_id, person)
+    return poses
+
+
+def _read_openpose(data: dict, source: Path, poses: Poses | None, options: ReadOptions) -> Poses:
+    """One OpenPose frame: the person with the most confident keypoints (or all)."""
+    people = [_keypoint_rows(p.get("pose_keypoints_2d"), source, "pose_keypoints_2d")
+              for p in data["people"]]  # fmt: skip
+    if not people:
+        layout = options.layout if options.layout != "auto" else "openpose25"
+        people = [np.full((len(LAYOUTS[layout]), 3), np.nan)]
+    people.sort(key=lambda p: -np.nan_to_num(p[:, 2]).mean())
+    for person, kp in enumerate(people if options.all_people else people[:1]):
+        poses = _check_layout(poses, _layout_for(len(kp), options.layout, source), source)
+        poses.add(kp, source, frame_number(source), person)
+    return poses
+
+
+def _read_mediapipe(data: list, source: Path, poses: Poses | None, size) -> Poses:
+    """MediaPipe Pose landmarks: a list of frames, each 33 ``{x, y, visibility}`` in [0, 1]."""
+    if size is None:
+        raise PredictError(f"{source}: MediaPipe landmarks are normalised; give --image-size W H")
+    poses = _check_layout(poses, "mediapipe", source)
+    for index, frame in enumerate(data):
+        marks = frame.get("landmarks", []) if isinstance(frame, dict) else frame
+        if len(marks) != len(LAYOUTS["mediapipe"]):
+            raise PredictError(f"{source}: frame {index} has {len(marks)} landmarks, expected 33")
+        kp = np.array([[m["x"] * size[0], m["y"] * size[1], m.get("visibility", 1.0)]
+                       for m in marks])  # fmt: skip
+        poses.add(kp, source, index)
+    return poses
+
+
+def _read_json(source: Path, poses: Poses | None, options: ReadOptions) -> Poses:
+    try:
+        data = json.loads(source.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise PredictError(f"{source}: not readable JSON ({err})") from None
+    if isinstance(data, dict) and "people" in data:
+        return _read_openpose(data, source, poses, options)
+    if isinstance(data, list) and data and isinstance(data[0], dict) and "keypoints" in data[0]:
+        return _read_coco(data, source, poses, options)
+    if (
+        isinstance(data, list)
+        and data
+        and (isinstance(data[0], list) or (isinstance(data[0], dict) and "landmarks" in data[0]))
+    ):
+        return _read_mediapipe(data, source, poses, options.image_size)
+    raise PredictError(
+        f"{source}: unknown JSON layout; expected COCO keypoint results (a list of detections), "
+        "an OpenPose frame ('people') or MediaPipe landmarks (a list of frames)"
+    )
+
+
+def _read_table(source: Path, poses: Poses | None, layout: str) -> Poses:
+    """The project's H36M-17 (or any layout's) keypoints: npz ``keypoints (N, K, 2|3)`` or a
+    CSV with ``<joint>_x, <joint>_y[, <joint>_c]`` columns (joint names of the layout)."""
+    if source.suffix.lower() == ".npz":
+        try:
+            kp = np.load(source)["keypoints"].astype(np.float64)
+        except (OSError, KeyError, ValueError) as err:
+            raise PredictError(f"{source}: expected an npz with 'keypoints' ({err})") from None
+    else:
+        with source.open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        if not rows:
+            raise PredictError(f"{source}: empty CSV")
+        name = layout if layout != "auto" else "h36m"
+        joints = LAYOUTS[name]
+        try:
+            kp = np.array([[[float(r[f"{j}_x"]), float(r[f"{j}_y"]), float(r.get(f"{j}_c") or 1)]
+                            for j in joints] for r in rows])  # fmt: skip
+        except (KeyError, ValueError) as err:
+            raise PredictError(f"{source}: expected columns <joint>_x, <joint>_y for the "
+                               f"{name} joints ({err})") from None  # fmt: skip
+    if kp.ndim != 3 or kp.shape[2] not in (2, 3):
+        raise PredictError(f"{source}: keypoints must be (N, K, 2 or 3), got {kp.shape}")
+    if kp.shape[2] == 2:
+        kp = np.concatenate([kp, np.ones((*kp.shape[:2], 1))], -1)
+    h36m = layout == "auto" and kp.shape[1] == len(JOINT_NAMES)
+    name = "h36m" if h36m else _layout_for(kp.shape[1], layout, source)
+    poses = _check_layout(poses, name, source)
+    for index, row in enumerate(kp):
+        poses.add(row, source, index)
+    return poses
+
+
+def read_poses(files: list[Path], options: ReadOptions = ReadOptions()) -> Poses:
+    """Every pose of ``files``, in file order."""
+    if options.layout != "auto" and options.layout not in LAYOUTS:
+        raise PredictError(f"--layout {options.layout}: expected auto or one of {sorted(LAYOUTS)}")
+    poses: Poses | None = None
+    for source in files:
+        if source.suffix.lower() == ".json":
+            poses = _read_json(source, poses, options)
+        elif source.suffix.lower() in (".csv", ".npz"):
+            poses = _read_table(source, poses, options.layout)
+        else:
+            raise PredictError(f"{source}: not a keypoint file ({', '.join(KEYPOINT_SUFFIXES)})")
+        expected = len(LAYOUTS[poses.layout])
+        if any(len(k) != expected for k in poses.keypoints):
+            raise PredictError(f"{source}: expected {expected} keypoints per pose ({poses.layout})")
+    if poses is None or not poses.keypoints:
+        raise PredictError("no poses in the inputs")
+    return poses
