@@ -34,6 +34,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_liftnet.py
 	$(BIN)/python benchmarks/bench_regnet.py
 	$(BIN)/python benchmarks/bench_predict.py
+	$(BIN)/python benchmarks/bench_predict_images.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
