@@ -169,3 +169,65 @@ def test_layout_names_match_the_documented_keypoint_counts():
     assert {k: len(v) for k, v in LAYOUTS.items()} == {
         "coco17": 17, "openpose25": 25, "openpose18": 18, "mediapipe": 33, "h36m": 17,
     }  # fmt: skip
+
+
+def test_mediapipe_csv_is_scaled_by_the_image_size(scene, model_path, tmp_path):
+    _, kp17, _ = scene
+    kp = _in_layout(kp17, "mediapipe", np.random.default_rng(0))
+    header = [f"{j}_{a}" for j in LAYOUTS["mediapipe"] for a in ("x", "y", "visibility")]
+    rows = [",".join(header)]
+    for pose in kp:
+        rows.append(",".join(f"{x / SIZE[0]:.6f},{y / SIZE[1]:.6f},0.9" for x, y in pose))
+    (tmp_path / "landmarks.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(PredictError, match=r"landmarks.csv: MediaPipe landmarks are normalised"):
+        predict([str(tmp_path / "landmarks.csv")], tmp_path / "out", liftnet=model_path)
+    predict([str(tmp_path / "landmarks.csv")], tmp_path / "out", image_size=SIZE,
+            liftnet=model_path)  # fmt: skip
+    arrays = np.load(tmp_path / "out/predictions.npz")
+    shared = [JOINT_INDEX[j] for j in ("LShoulder", "RKnee", "LWrist")]
+    np.testing.assert_allclose(arrays["keypoints2d"][:, shared], kp17[:, shared], atol=1e-2)
+
+
+def test_all_people_keeps_every_detection(scene, model_path, tmp_path):
+    _, kp17, _ = scene
+    coco = _in_layout(kp17, "coco17", np.random.default_rng(0))
+    xyc = np.concatenate([coco, np.full((*coco.shape[:2], 1), 0.9)], -1)
+    dets = [{"image_id": 7, "keypoints": p.reshape(-1).tolist(), "score": s}
+            for p, s in zip(xyc[:3], (0.5, 0.9, 0.7), strict=True)]  # fmt: skip
+    (tmp_path / "r.json").write_text(json.dumps(dets))
+    one = predict([str(tmp_path / "r.json")], tmp_path / "a", image_size=SIZE, liftnet=model_path)
+    every = predict([str(tmp_path / "r.json")], tmp_path / "b", image_size=SIZE,
+                    liftnet=model_path, all_people=True)  # fmt: skip
+    assert one["lifted"] == 1 and every["lifted"] == 3
+    first = np.load(tmp_path / "a/predictions.npz")["keypoints2d"][0]
+    np.testing.assert_allclose(first[JOINT_INDEX["LWrist"]], kp17[1, JOINT_INDEX["LWrist"]])
+    people = json.loads((tmp_path / "b/predictions.json").read_text())["predictions"]
+    assert [(p["frame"], p["person"]) for p in people] == [(7, 0), (7, 1), (7, 2)]
+
+
+def test_nothing_liftable_is_an_error_not_an_empty_result(scene, model_path, tmp_path):
+    _, kp17, _ = scene
+    np.savez(tmp_path / "nan.npz", keypoints=np.full_like(kp17, np.nan))
+    code = main([str(tmp_path / "nan.npz"), "--out", str(tmp_path / "out"), "--image-size",
+                 "1000", "1000", "--liftnet", str(model_path)])  # fmt: skip
+    assert code == 2 and not (tmp_path / "out").exists()
+
+
+def test_plot_of_a_keypoint_sequence(scene, model_path, tmp_path):
+    _, kp17, _ = scene
+    np.savez(tmp_path / "walk.npz", keypoints=kp17[:3])
+    predict([str(tmp_path / "walk.npz")], tmp_path / "out", image_size=SIZE, liftnet=model_path,
+            plot=True)  # fmt: skip
+    names = sorted(p.name for p in (tmp_path / "out/plots").iterdir())
+    assert names == ["walk.gif", "walk_0.png", "walk_1.png", "walk_2.png"]
+
+
+@pytest.mark.parametrize("layout", ["openpose25", "openpose18"])
+def test_layout_openpose_means_either_openpose_layout(layout, scene, model_path, tmp_path):
+    _, kp17, _ = scene
+    inputs = _write(layout, kp17, tmp_path / "in", np.random.default_rng(0))
+    summary = predict(inputs, tmp_path / "out", layout="openpose", image_size=SIZE,
+                      liftnet=model_path)  # fmt: skip
+    assert summary["lifted"] == len(kp17)
+    document = json.loads((tmp_path / "out/predictions.json").read_text())
+    assert document["layout"] == layout

@@ -74,14 +74,13 @@ def main(argv: list[str] | None = None) -> int:
     """The ``epoch-kedro predict`` command: 0 on success, 2 with one line on bad input."""
     args = _parser().parse_args(argv)
     size = tuple(args.image_size) if args.image_size else None
-    layout = "openpose25" if args.layout == "openpose" else args.layout
     try:
         input_files(args.inputs)  # the inputs' errors first: they are the likelier mistake
         camera = camera_from_options(args.camera, args.focal, args.fov, size)
         summary = predict(
             args.inputs,
             args.out,
-            layout=layout,
+            layout=args.layout,
             camera=camera,
             image_size=size,
             liftnet=args.liftnet,

@@ -159,6 +159,10 @@ def predict(  # noqa: PLR0913 - the command's options, all keyword-only
         options = ReadOptions(layout, image_size, all_people)
         lifted, gravity = _from_keypoints(files, camera, options, min_confidence), None
     caught = _lift(lifted, gravity, liftnet_path)
+    if not lifted.usable.any():
+        count, first = len(lifted.reasons), lifted.reasons[0]
+        raise PredictError(f"{lifted.source[0]}: no pose could be lifted; all {count} "
+                           f"skipped (first: {first})")  # fmt: skip
     out = Path(out)
     with staged(out) as stage:
         written = write_predictions(lifted, stage)

@@ -54,7 +54,7 @@ def write_plots(lifted: Lifted, folder: Path, images: bool) -> list[Path]:
         prediction_figure(lifted.pose3d[i], lifted.keypoints2d[i], image, scale, title).savefig(
             path, dpi=72
         )
-        group = str(source.parent) if images else str(source)
+        group = str(source.parent) if images else str(source.with_suffix(""))
         groups.setdefault(group, []).append(path)
     written = [p for paths in groups.values() for p in paths]
     for group, paths in groups.items():

@@ -93,7 +93,13 @@ def _keypoint_rows(flat: Any, source: Path, what: str) -> np.ndarray:
 
 
 def _layout_for(count: int, layout: str, source: Path) -> str:
-    """``layout``, or (``auto``) the layout with ``count`` keypoints."""
+    """``layout``, or (``auto``) the layout with ``count`` keypoints; ``openpose`` is BODY_25
+    or COCO-18 by count."""
+    if layout == "openpose":
+        openpose = {len(LAYOUTS[n]): n for n in ("openpose25", "openpose18")}
+        if count not in openpose:
+            raise PredictError(f"{source}: {count} keypoints; OpenPose has 25 (BODY_25) or 18")
+        return openpose[count]
     if layout != "auto":
         return layout
     try:
@@ -140,7 +146,7 @@ def _read_openpose(data: dict, source: Path, poses: Poses | None, options: ReadO
     people = [_keypoint_rows(p.get("pose_keypoints_2d"), source, "pose_keypoints_2d")
               for p in data["people"]]  # fmt: skip
     if not people:
-        layout = options.layout if options.layout != "auto" else "openpose25"
+        layout = options.layout if options.layout in LAYOUTS else "openpose25"
         people = [np.full((len(LAYOUTS[layout]), 3), np.nan)]
     people.sort(key=lambda p: -np.nan_to_num(p[:, 2]).mean())
     for person, kp in enumerate(people if options.all_people else people[:1]):
@@ -185,27 +191,66 @@ def _read_json(source: Path, poses: Poses | None, options: ReadOptions) -> Poses
     )
 
 
-def _read_table(source: Path, poses: Poses | None, layout: str) -> Poses:
+#: Column suffixes read as a keypoint's confidence in CSV files.
+_CONFIDENCE_COLUMNS = ("c", "visibility", "score")
+
+
+def _csv_layout(header: list[str], layout: str, source: Path) -> str:
+    """``layout``, or (``auto``) the largest layout whose every joint has ``<joint>_x`` and
+    ``_y`` columns (MediaPipe's columns include all of COCO's names)."""
+    if layout not in ("auto", "openpose"):
+        return layout
+    names = [n for n in LAYOUTS if layout == "auto" or n.startswith("openpose")]
+    columns = set(header)
+    for name in sorted(names, key=lambda n: (-len(LAYOUTS[n]), n != "h36m", n)):
+        if all(f"{j}_x" in columns and f"{j}_y" in columns for j in LAYOUTS[name]):
+            return name
+    layouts = ", ".join(sorted(LAYOUTS))
+    raise PredictError(f"{source}: expected columns <joint>_x, <joint>_y for every joint of one "
+                       f"layout ({layouts}); see epoch_kedro.keypoints")  # fmt: skip
+
+
+def _confidence(row: dict, joint: str) -> float:
+    for suffix in _CONFIDENCE_COLUMNS:
+        if row.get(f"{joint}_{suffix}") not in (None, ""):
+            return float(row[f"{joint}_{suffix}"])
+    return 1.0
+
+
+def _read_csv(source: Path, options: ReadOptions) -> tuple[np.ndarray, str]:
+    """CSV keypoints, one row per frame: ``<joint>_x, <joint>_y[, <joint>_c]`` columns named
+    as in the layout; MediaPipe's normalised coordinates are scaled by ``--image-size``."""
+    with source.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        rows = list(reader)
+        name = _csv_layout(list(reader.fieldnames or []), options.layout, source)
+    if not rows:
+        raise PredictError(f"{source}: empty CSV")
+    try:
+        kp = np.array([[[float(r[f"{j}_x"]), float(r[f"{j}_y"]), _confidence(r, j)]
+                        for j in LAYOUTS[name]] for r in rows])  # fmt: skip
+    except (KeyError, TypeError, ValueError) as err:
+        raise PredictError(f"{source}: expected numbers in columns <joint>_x, <joint>_y for "
+                           f"the {name} joints ({err})") from None  # fmt: skip
+    if name == "mediapipe":
+        if options.image_size is None:
+            raise PredictError(f"{source}: MediaPipe landmarks are normalised; give "
+                               "--image-size W H")  # fmt: skip
+        kp[..., :2] *= np.asarray(options.image_size, np.float64)
+    return kp, name
+
+
+def _read_table(source: Path, poses: Poses | None, options: ReadOptions) -> Poses:
     """The project's H36M-17 (or any layout's) keypoints: npz ``keypoints (N, K, 2|3)`` or a
-    CSV with ``<joint>_x, <joint>_y[, <joint>_c]`` columns (joint names of the layout)."""
+    CSV (:func:`_read_csv`)."""
+    layout = options.layout
     if source.suffix.lower() == ".npz":
         try:
             kp = np.load(source)["keypoints"].astype(np.float64)
         except (OSError, KeyError, ValueError) as err:
             raise PredictError(f"{source}: expected an npz with 'keypoints' ({err})") from None
     else:
-        with source.open(newline="") as handle:
-            rows = list(csv.DictReader(handle))
-        if not rows:
-            raise PredictError(f"{source}: empty CSV")
-        name = layout if layout != "auto" else "h36m"
-        joints = LAYOUTS[name]
-        try:
-            kp = np.array([[[float(r[f"{j}_x"]), float(r[f"{j}_y"]), float(r.get(f"{j}_c") or 1)]
-                            for j in joints] for r in rows])  # fmt: skip
-        except (KeyError, ValueError) as err:
-            raise PredictError(f"{source}: expected columns <joint>_x, <joint>_y for the "
-                               f"{name} joints ({err})") from None  # fmt: skip
+        kp, layout = _read_csv(source, options)
     if kp.ndim != 3 or kp.shape[2] not in (2, 3):
         raise PredictError(f"{source}: keypoints must be (N, K, 2 or 3), got {kp.shape}")
     if kp.shape[2] == 2:
@@ -220,14 +265,15 @@ def _read_table(source: Path, poses: Poses | None, layout: str) -> Poses:
 
 def read_poses(files: list[Path], options: ReadOptions = ReadOptions()) -> Poses:
     """Every pose of ``files``, in file order."""
-    if options.layout != "auto" and options.layout not in LAYOUTS:
-        raise PredictError(f"--layout {options.layout}: expected auto or one of {sorted(LAYOUTS)}")
+    if options.layout not in ("auto", "openpose", *LAYOUTS):
+        raise PredictError(f"--layout {options.layout}: expected auto, openpose or one of "
+                           f"{sorted(LAYOUTS)}")  # fmt: skip
     poses: Poses | None = None
     for source in files:
         if source.suffix.lower() == ".json":
             poses = _read_json(source, poses, options)
         elif source.suffix.lower() in (".csv", ".npz"):
-            poses = _read_table(source, poses, options.layout)
+            poses = _read_table(source, poses, options)
         else:
             raise PredictError(f"{source}: not a keypoint file ({', '.join(KEYPOINT_SUFFIXES)})")
         expected = len(LAYOUTS[poses.layout])
