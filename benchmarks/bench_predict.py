@@ -26,7 +26,7 @@ from epoch_kedro.data.synthetic import SyntheticConfig, generate_synthetic
 from epoch_kedro.models.artifacts import to_artifact
 from epoch_kedro.models.liftnet import LiftNet, LiftNetConfig
 from epoch_kedro.predict import DEFAULT_LIFTNET, camera_from_options, predict
-from epoch_kedro.training.checkpoint import save_checkpoint
+from epoch_kedro.utils.checkpoint import save_checkpoint
 
 GOAL = 5_000  # poses/s
 

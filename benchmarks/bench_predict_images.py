@@ -38,7 +38,7 @@ from epoch_kedro.models.liftnet import LiftNet, LiftNetConfig
 from epoch_kedro.models.localizer import Localizer, LocalizerConfig
 from epoch_kedro.models.regnet import RegNet, RegNetConfig
 from epoch_kedro.predict import predict
-from epoch_kedro.training.checkpoint import save_checkpoint
+from epoch_kedro.utils.checkpoint import save_checkpoint
 
 MODELS = Path("data/06_models")
 RAW = Path("data/01_raw/dataset.npz")

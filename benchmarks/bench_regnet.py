@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from epoch_kedro.data.boxes import BoxConfig, boxes_from_keypoints, jitter_boxes
+from epoch_kedro.data.images import ImageSet
 from epoch_kedro.data.normalize import dataset_statistics, to_model_input
 from epoch_kedro.data.synthetic import SyntheticConfig, generate_synthetic
 from epoch_kedro.data.synthetic.render import RenderConfig, render_crops, render_dataset
@@ -128,7 +129,7 @@ def main() -> None:
     labels = boxes_from_keypoints(data["kp2d"][rows], data["visible"][rows], box_config)
     boxes = jitter_boxes(labels, rows, render_config.seed, box_config)
     crops = render_crops(data, rows, boxes, render_config)
-    crop_set = T.ImageSet(crops, {"sample_id": rows, "box": boxes.astype(np.float32)})
+    crop_set = ImageSet(crops, {"sample_id": rows, "box": boxes.astype(np.float32)})
     regnet_data = {k: v.to(device) for k, v in T.regnet_tensors(split, crop_set).items()}
     model = RegNet(
         RegNetConfig(image_size=args.size, stem_stride=args.stem_stride, fine_heatmaps=True),
@@ -157,7 +158,7 @@ def main() -> None:
     loc_config, frame_augment = L.LocalizerTrainingConfig(), L.FrameAugment()
     loc_size = loc_config.model.image_size
     frames, _ = render_dataset(data, rows, RenderConfig(size=loc_size))
-    frame_set = T.ImageSet(frames, {"sample_id": rows})
+    frame_set = ImageSet(frames, {"sample_id": rows})
     frame_data = {k: v.to(device) for k, v in L.frame_tensors(split, frame_set).items()}
     localizer = Localizer(loc_config.model).to(device).to(memory_format=torch.channels_last)
 

@@ -41,7 +41,7 @@ def tiny_liftnet_path(tmp_path_factory):
 
     from epoch_kedro.models.artifacts import to_artifact
     from epoch_kedro.models.liftnet import LiftNet, LiftNetConfig
-    from epoch_kedro.training.checkpoint import save_checkpoint
+    from epoch_kedro.utils.checkpoint import save_checkpoint
 
     torch.manual_seed(0)
     model = LiftNet(LiftNetConfig(width=32, blocks=1), np.full(16, 0.25))
@@ -58,7 +58,7 @@ def tiny_image_models(tmp_path_factory):
     from epoch_kedro.models.artifacts import to_artifact
     from epoch_kedro.models.localizer import Localizer, LocalizerConfig
     from epoch_kedro.models.regnet import RegNet, RegNetConfig
-    from epoch_kedro.training.checkpoint import save_checkpoint
+    from epoch_kedro.utils.checkpoint import save_checkpoint
 
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("image_models")

@@ -7,7 +7,7 @@ import pytest
 
 from epoch_kedro.api import lift, load_liftnet
 from epoch_kedro.geometry import make_K, project
-from epoch_kedro.training.checkpoint import save_checkpoint
+from epoch_kedro.utils.checkpoint import save_checkpoint
 
 K = make_K(1000.0, 1000.0, 500.0, 500.0)
 

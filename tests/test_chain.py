@@ -20,13 +20,13 @@ from epoch_kedro.chain import (
     with_video_camera,
 )
 from epoch_kedro.data.boxes import BoxConfig, boxes_from_keypoints
+from epoch_kedro.data.images import ImageSet
 from epoch_kedro.data.normalize import dataset_statistics, to_model_input
 from epoch_kedro.data.synthetic.render import RenderConfig, render_crops, render_dataset
 from epoch_kedro.geometry import rays
 from epoch_kedro.inference.regnet import find_boxes, flip_test, predict_regnet
 from epoch_kedro.models.localizer import Localizer, LocalizerConfig
 from epoch_kedro.models.regnet import RegNet, RegNetConfig
-from epoch_kedro.training.regnet import ImageSet
 from tests.models.peaks import Peak
 
 

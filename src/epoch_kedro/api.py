@@ -29,7 +29,7 @@ from epoch_kedro.models.localizer import Localizer
 from epoch_kedro.models.regnet import RegNet
 from epoch_kedro.predict.core import predict
 from epoch_kedro.skeleton import NUM_JOINTS
-from epoch_kedro.training.checkpoint import load_checkpoint
+from epoch_kedro.utils.checkpoint import load_checkpoint
 from epoch_kedro.utils.runtime import pick_device
 
 __all__ = ["lift", "load_liftnet", "load_localizer", "load_regnet", "predict"]

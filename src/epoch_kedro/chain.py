@@ -13,12 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from epoch_kedro.data.boxes import DEFAULT_BOX, BoxConfig, boxes_from_keypoints
+from epoch_kedro.data.images import ImageSet, image_rows
 from epoch_kedro.data.schema import join_keys
 from epoch_kedro.inference.lifting import lift_inputs
 from epoch_kedro.inference.regnet import CropFn, find_boxes, regnet_on_boxes
 from epoch_kedro.models.localizer import Localizer
 from epoch_kedro.models.regnet import RegNet
-from epoch_kedro.training.regnet import ImageSet, image_rows
 
 #: Confidence of a joint falls to 1/e when the flip test disagrees by this share of the box.
 CONFIDENCE_SCALE = 0.05

@@ -17,7 +17,7 @@ from epoch_kedro.data.synthetic.library import ACTIONS
 from epoch_kedro.data.validate import DatasetValidationError
 from epoch_kedro.datasets import NpzDataset
 from epoch_kedro.pipelines.normalization.nodes import _hold_out, build_model_inputs
-from epoch_kedro.training.checkpoint import load_checkpoint
+from epoch_kedro.utils.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 DATASET = {"kind": "synthetic", "name": "synthetic"}

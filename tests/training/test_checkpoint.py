@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from epoch_kedro.training.checkpoint import load_checkpoint, save_checkpoint
+from epoch_kedro.utils.checkpoint import load_checkpoint, save_checkpoint
 
 
 def _state() -> dict:

@@ -14,8 +14,8 @@ from epoch_kedro.inference.lifting import LIFT_INPUTS, lift_tensors, predict_pos
 from epoch_kedro.models.flow import FlowConfig
 from epoch_kedro.models.liftnet import LiftNetConfig
 from epoch_kedro.training import liftnet as T
-from epoch_kedro.training.checkpoint import load_checkpoint
 from epoch_kedro.training.loop import LoopConfig
+from epoch_kedro.utils.checkpoint import load_checkpoint
 
 LOOP = LoopConfig(epochs=1, batch_size=64, lr=1e-3, seed=0, lr_decay=1.0)
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from epoch_kedro.data.images import ImageSet
 from epoch_kedro.data.normalize import to_model_input
 from epoch_kedro.data.synthetic.render import RenderConfig, render_dataset
 from epoch_kedro.inference.regnet import prepare_images
@@ -13,7 +14,6 @@ from epoch_kedro.models.localizer import LocalizerConfig
 from epoch_kedro.skeleton import FLIP_PERMUTATION
 from epoch_kedro.training import localizer as L
 from epoch_kedro.training.loop import LoopConfig
-from epoch_kedro.training.regnet import ImageSet
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from epoch_kedro.data.crops import training_crops
+from epoch_kedro.data.images import ImageSet, image_rows
 from epoch_kedro.data.normalize import dataset_statistics, to_model_input
 from epoch_kedro.data.synthetic.render import RenderConfig, render_dataset
 from epoch_kedro.geometry import crop_pixels
@@ -28,7 +29,7 @@ def setup(synthetic_small):
     data = {**synthetic_small, "sample_id": np.arange(len(synthetic_small["kp2d"]))}
     split = to_model_input(data)
     crops, index = training_crops(data, split["sample_id"], DATASET, RENDER)
-    return split, T.ImageSet(crops, index), dataset_statistics(split)
+    return split, ImageSet(crops, index), dataset_statistics(split)
 
 
 def config(epochs: int, **loop) -> T.RegNetTrainingConfig:
@@ -70,7 +71,7 @@ def test_the_loss_batch_holds_no_3d_or_camera_labels(setup, monkeypatch):
 def test_regnet_tensors_pair_each_crop_with_its_box_and_labels(setup):
     split, crops, _ = setup
     keep = np.array([5, 17, 40])
-    subset = T.ImageSet(crops.images[keep], {k: v[keep] for k, v in crops.index.items()})
+    subset = ImageSet(crops.images[keep], {k: v[keep] for k, v in crops.index.items()})
     batch = T.regnet_tensors(split, subset)
     rows = crops.index["sample_id"][keep]  # split rows are sample ids here
     np.testing.assert_array_equal(batch["image"].numpy(), crops.images[keep])
@@ -188,7 +189,7 @@ def test_training_lowers_the_2d_error(setup):
     model, after = T.train_regnet(split, split, crops, bones, None, config(4))
     losses = [h["loss"] for h in after.history]
     assert losses[-1] < losses[0]
-    rows, img_rows = T.image_rows(split, crops.index)
+    rows, img_rows = image_rows(split, crops.index)
     images, boxes = crops.images[img_rows], crops.index["box"][img_rows]
     size = split["image_size"][rows]
     torch.manual_seed(0)
@@ -203,7 +204,7 @@ def test_a_context_regnet_trains_on_crops_with_their_full_frames(setup, syntheti
     split, crops, stats = setup
     data = {**synthetic_small, "sample_id": np.arange(len(synthetic_small["kp2d"]))}
     frames, K = render_dataset(data, crops.index["sample_id"], RenderConfig(size=16))
-    with_frames = T.ImageSet(crops.images, crops.index, T.ImageSet(frames, {**crops.index, "K": K}))
+    with_frames = ImageSet(crops.images, crops.index, ImageSet(frames, {**crops.index, "K": K}))
     batch = {k: v[:8] for k, v in T.regnet_tensors(split, with_frames).items()}
     assert set(batch) <= set(T.REGNET_INPUTS) and batch["frame"].shape == (8, 16, 16, 3)
     flipped = T.augment(

@@ -7,7 +7,7 @@ from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
-from epoch_kedro.training.checkpoint import load_checkpoint, save_checkpoint
+from epoch_kedro.utils.checkpoint import load_checkpoint, save_checkpoint
 
 
 class TorchCheckpointDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):

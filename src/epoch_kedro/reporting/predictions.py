@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from epoch_kedro.data.images import image_rows
 from epoch_kedro.evaluation.evaluate import metric_pose
 from epoch_kedro.evaluation.metrics import joint_errors
 from epoch_kedro.geometry import crop_pixels
@@ -17,7 +18,6 @@ from epoch_kedro.inference.lifting import lift_tensors, predict_poses
 from epoch_kedro.inference.regnet import CropFn, to_resized_pixels
 from epoch_kedro.models.liftnet import LiftNet
 from epoch_kedro.skeleton import ROOT
-from epoch_kedro.training.regnet import image_rows
 
 Arrays = dict[str, np.ndarray]
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
+from epoch_kedro.data.images import ImageSet, image_rows
 from epoch_kedro.evaluation.metrics import keypoint_errors_2d
 from epoch_kedro.inference.regnet import (
     localize,
@@ -18,11 +19,9 @@ from epoch_kedro.models.backbone import heatmap_nll
 from epoch_kedro.models.localizer import Localizer, LocalizerConfig
 from epoch_kedro.training.loop import FitResult, LoopConfig, fit
 from epoch_kedro.training.regnet import (
-    ImageSet,
     check_image_size,
     colour_gain,
     flip,
-    image_rows,
     masked_l1,
     validation_rows,
 )

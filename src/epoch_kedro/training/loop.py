@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from epoch_kedro.training.checkpoint import load_checkpoint, save_checkpoint
+from epoch_kedro.utils.checkpoint import load_checkpoint, save_checkpoint
 from epoch_kedro.utils.progress import progress
 from epoch_kedro.utils.runtime import autocast, pick_device, seed_everything
 

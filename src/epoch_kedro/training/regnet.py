@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
+from epoch_kedro.data.images import ImageSet, frames_of, image_rows
 from epoch_kedro.evaluation.metrics import joint_errors, keypoint_errors_2d
 from epoch_kedro.geometry import azimuth_rotation, crop_pixels, normalize_2d, project_normalized
 from epoch_kedro.inference.regnet import predict_regnet, prepare_images
@@ -68,28 +69,6 @@ def training_config(params: dict) -> RegNetTrainingConfig:
     return from_params(RegNetTrainingConfig, params, "regnet")
 
 
-def image_rows(split: dict[str, np.ndarray], image_index: dict[str, np.ndarray]) -> tuple:
-    """Split rows that have an image, and the matching image rows: ``(rows, image_rows)``."""
-    ids = image_index["sample_id"]  # ascending, as rendered
-    if len(ids) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    pos = np.clip(np.searchsorted(ids, split["sample_id"]), 0, len(ids) - 1)
-    found = ids[pos] == split["sample_id"]
-    return np.flatnonzero(found), pos[found]
-
-
-@dataclass(frozen=True)
-class ImageSet:
-    """Images ``(M, S, S, 3)`` uint8 and their index (``sample_id``, and ``box`` for crops).
-
-    Crops may carry the low-resolution ``frames`` of the same samples: RegNet's context.
-    """
-
-    images: np.ndarray
-    index: dict[str, np.ndarray]
-    frames: ImageSet | None = None
-
-
 def regnet_tensors(split: dict[str, np.ndarray], crops: ImageSet) -> dict[str, torch.Tensor]:
     """RegNet's training inputs of a split: uint8 crops, boxes and 2D labels (frame pixels),
     and the crops' low-resolution full frames when they carry them (RegNet's context)."""
@@ -105,14 +84,6 @@ def regnet_tensors(split: dict[str, np.ndarray], crops: ImageSet) -> dict[str, t
         "kp2d": torch.as_tensor(split["kp2d_observed"][rows], dtype=torch.float32),
         "visible": torch.as_tensor(split["visible"][rows]),
     }
-
-
-def frames_of(split: dict[str, np.ndarray], rows: np.ndarray, frames: ImageSet) -> np.ndarray:
-    """The full frames of split ``rows`` (every row must have one)."""
-    have, img_rows = image_rows({"sample_id": split["sample_id"][rows]}, frames.index)
-    if len(have) != len(rows):
-        raise ValueError(f"{len(rows) - len(have)} crops have no full frame in the image index")
-    return frames.images[img_rows]
 
 
 def flip(batch: dict, width: torch.Tensor, generator: torch.Generator, p: float) -> dict:

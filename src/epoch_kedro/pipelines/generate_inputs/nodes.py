@@ -10,9 +10,9 @@ import numpy as np
 
 from epoch_kedro.chain import ChainSettings, generate_inputs
 from epoch_kedro.data.crops import box_config, crop_source
+from epoch_kedro.data.images import ImageSet
 from epoch_kedro.data.schema import take
 from epoch_kedro.models.artifacts import localizer_from_artifact, regnet_from_artifact
-from epoch_kedro.training.regnet import ImageSet
 from epoch_kedro.utils.config import from_params
 from epoch_kedro.utils.progress import progress
 

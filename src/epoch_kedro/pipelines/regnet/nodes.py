@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from epoch_kedro.data.images import ImageSet
 from epoch_kedro.models.artifacts import FORMAT, flow_from_artifact, to_artifact
 from epoch_kedro.training import localizer as localizer_training
 from epoch_kedro.training import regnet as training
@@ -54,7 +55,7 @@ def train_localizer_model(
     model, result = localizer_training.train_localizer(
         model_input_train,
         model_input_val,
-        training.ImageSet(images, image_index),
+        ImageSet(images, image_index),
         localizer_training.training_config(params),
         checkpoint=checkpoint,
         resume=resume,
@@ -86,7 +87,7 @@ def train_regnet_model(  # noqa: PLR0913 - one argument per catalog input of the
     model, result = training.train_regnet(
         model_input_train,
         model_input_val,
-        training.ImageSet(crops, crop_index, training.ImageSet(images, image_index)),
+        ImageSet(crops, crop_index, ImageSet(images, image_index)),
         dataset_statistics["bone_length_mean"],
         flow_from_artifact(flow_model),
         training.training_config(params),
