@@ -17,8 +17,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# The run's outputs are then committed to DVC's cache (dvc.lock records them), so `dvc repro`
+# finds everything up to date and `dvc checkout` can restore what a later run replaces.
 run: setup
 	$(BIN)/kedro run --pipeline=full
+	@if [ -d .dvc ]; then $(BIN)/dvc commit --force --quiet && \
+		echo "dvc: outputs committed to the cache; 'dvc status' is clean, 'dvc checkout' restores them"; fi
 
 test: setup
 	$(BIN)/ruff check src tests benchmarks

@@ -67,3 +67,21 @@ def tiny_image_models(tmp_path_factory):
     save_checkpoint(to_artifact(regnet, "regnet"), folder / "regnet.pt")
     save_checkpoint(to_artifact(localizer, "localizer"), folder / "localizer.pt")
     return folder / "regnet.pt", folder / "localizer.pt"
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """A scratch project (our conf, src and notebooks) after a smoke ``--pipeline=full`` run.
+
+    The full chain is the slowest thing the suite does; the run, report, notebook, viz and
+    reliability tests all read its outputs (treat them as read-only: copy the project to
+    change anything)."""
+    import shutil
+
+    from tests.pipelines.test_run_smoke import ROOT, kedro_run, make_project
+
+    project = make_project(tmp_path_factory.mktemp("smoke"))
+    shutil.copytree(ROOT / "notebooks", project / "notebooks")
+    result = kedro_run(project, "--pipeline=full")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return project

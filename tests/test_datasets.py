@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import os
+import re
+import zipfile
 
 import numpy as np
 import pytest
 from kedro.io import DatasetError
 
 from epoch_kedro.datasets import NpzDataset
+from epoch_kedro.errors import DamagedFileError, MissingArtifactError, explained
 
 
 def test_round_trip_keeps_dtypes_and_strings(tmp_path):
@@ -66,5 +70,22 @@ def test_pickled_file_is_refused_on_load(tmp_path):
 
 
 def test_missing_file_names_the_path(tmp_path):
-    with pytest.raises(DatasetError, match=r"no file at .*missing\.npz"):
+    with pytest.raises(DatasetError) as info:  # Kedro wraps a dataset's load errors
         NpzDataset(filepath=str(tmp_path / "missing.npz")).load()
+    cause = explained(info.value)
+    assert isinstance(cause, MissingArtifactError)
+    assert re.search(r"missing\.npz: no such file; run the", str(cause))
+
+
+def test_an_array_cut_short_is_named_as_damaged_not_as_pickled(tmp_path):
+    path = tmp_path / "cut.npz"
+    whole = io.BytesIO()
+    np.save(whole, np.arange(1000.0))
+    with zipfile.ZipFile(path, "w") as archive:  # a readable zip whose array 'b' ends early
+        archive.writestr("a.npy", whole.getvalue())
+        archive.writestr("b.npy", whole.getvalue()[:300])
+    with pytest.raises(DatasetError) as info:
+        NpzDataset(filepath=str(path)).load()
+    cause = explained(info.value)
+    assert isinstance(cause, DamagedFileError)
+    assert re.search(r"cut\.npz: array 'b' cannot be read \(truncated or", str(cause))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from kedro.config import OmegaConfigLoader
 
 from epoch_kedro.pipeline_registry import register_pipelines
 from epoch_kedro.pipelines.full import STAGES
@@ -16,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())
 CATALOG = {
     k: v
-    for k, v in yaml.safe_load((ROOT / "conf/base/catalog.yml").read_text()).items()
+    for k, v in OmegaConfigLoader(str(ROOT / "conf"), base_env="base", default_run_env="local")[
+        "catalog"
+    ].items()
     if not k.startswith("_")  # YAML anchors
 }
 

@@ -13,3 +13,8 @@ CONFIG_LOADER_ARGS = {
     "default_run_env": "local",
     "merge_strategy": {"parameters": "soft", "catalog": "soft"},
 }
+
+from epoch_kedro.hooks import ParameterChecks  # noqa: E402 - settings are read top to bottom
+
+# Every parameter group is range-checked before the first node runs (epoch_kedro.parameters).
+HOOKS = (ParameterChecks(),)

@@ -19,7 +19,7 @@ from epoch_kedro.data.export import export_h36m_layout
 from epoch_kedro.datasets import NpzDataset
 from tests.data.real_fixtures import write_3dhp
 
-from .test_run_smoke import kedro_run, make_project
+from .test_run_smoke import SMOKE_DATA, kedro_run, make_project
 
 #: The Human3.6M protocol subjects, so h36m's built-in protocol split applies unchanged.
 SUBJECTS = (
@@ -60,7 +60,7 @@ def run_ok(project: Path, *args: str) -> str:
 
 
 def metrics_of(project: Path) -> dict:
-    return json.loads((project / "data/08_reporting/metrics.json").read_text())
+    return json.loads((project / SMOKE_DATA / "08_reporting/metrics.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -70,10 +70,9 @@ def runs(tmp_path_factory) -> dict:
     # render.enabled=false: the synthetic run, like the image-less h36m one, skips RegNet.
     log_synthetic = run_ok(project, "--pipeline=full", "--params", "render.enabled=false")
     synthetic = metrics_of(project)
-    raw = NpzDataset(filepath=str(project / "data/01_raw/dataset.npz")).load()
+    raw = NpzDataset(filepath=str(project / SMOKE_DATA / "01_raw/dataset.npz")).load()
     export_h36m_layout(raw, tmp / "h36m", "h36m")
-    shutil.rmtree(project / "data")
-    (project / "data").mkdir()
+    shutil.rmtree(project / SMOKE_DATA)
     # train_inputs=regnet: the chain's setting, which must fall back to ground truth here.
     params = (
         f"dataset.kind=h36m,dataset.root={tmp / 'h36m'},"
@@ -94,7 +93,7 @@ def runs(tmp_path_factory) -> dict:
         "synthetic": synthetic,
         "h36m": h36m,
         "cross": metrics_of(project),
-        "cross_report": (project / "data/08_reporting/report.html").read_text(),
+        "cross_report": (project / SMOKE_DATA / "08_reporting/report.html").read_text(),
         "logs": {"synthetic": log_synthetic, "h36m": log_h36m, "cross": log_cross},
     }
 

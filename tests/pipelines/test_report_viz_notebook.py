@@ -16,13 +16,14 @@ from epoch_kedro.data.synthetic.library import ACTIONS
 from epoch_kedro.pipeline_registry import register_pipelines
 from epoch_kedro.pipelines.evaluation.pipeline import REPORT_FIGURES
 from epoch_kedro.pipelines.full import STAGES
+from tests.pipelines.test_run_smoke import SMOKE_DATA
 
 TAGS = {"data", "training", "inference", "reporting"}
 
 
 def test_report_is_self_contained_with_tables_and_figures(smoke_run):
     project = smoke_run
-    reporting = project / "data/08_reporting"
+    reporting = project / SMOKE_DATA / "08_reporting"
     page = (reporting / "report.html").read_text()
     metrics = json.loads((reporting / "metrics.json").read_text())
     settings = [k for k, v in metrics.items() if isinstance(v, dict) and "pa_mpjpe" in v]

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from epoch_kedro.data.normalize import dataset_statistics, to_model_input
+from epoch_kedro.errors import CheckpointError
 from epoch_kedro.evaluation.metrics import joint_errors
 from epoch_kedro.inference.lifting import LIFT_INPUTS, lift_tensors, predict_poses
 from epoch_kedro.models.flow import FlowConfig
@@ -101,10 +102,15 @@ def test_interrupted_training_resumes_to_the_same_weights(setup, tmp_path):
     T.train_liftnet(split, split, bones, flow, config(1), checkpoint=ckpt)
     assert load_checkpoint(ckpt)["epoch"] == 0
     # The run "stopped" after epoch 1; resuming with the 2-epoch config continues it.
-    with pytest.raises(ValueError, match="other settings"):
+    with pytest.raises(CheckpointError, match=r"refusing to resume, model.use_gravity True -> "):
         T.train_liftnet(
             split, split, bones, flow, config(2, use_gravity=False), checkpoint=ckpt, resume=True
         )
+    # The same settings on other data (one 2D coordinate moved) must not resume either.
+    changed = {k: v.copy() for k, v in split.items()}
+    changed["pose2d"][0, 3, 0] += 0.01
+    with pytest.raises(CheckpointError, match=r"last\.pt: refusing to resume, the training data"):
+        T.train_liftnet(changed, split, bones, flow, config(2), checkpoint=ckpt, resume=True)
     resumed, result = T.train_liftnet(
         split, split, bones, flow, config(2), checkpoint=ckpt, resume=True
     )

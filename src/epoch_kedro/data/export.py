@@ -28,6 +28,7 @@ from typing import IO, Any
 import numpy as np
 
 from epoch_kedro.data.validate import validate_dataset
+from epoch_kedro.errors import EpochError
 from epoch_kedro.geometry import h36m_extrinsics, make_K, rt_to_h36m_extrinsics
 from epoch_kedro.skeleton import (
     H36M32_TO_17,
@@ -81,7 +82,7 @@ CAMERA_PARAM_TOL = 1e-6
 _MM_PER_M = 1000.0
 
 
-class H36MLayoutError(ValueError):
+class H36MLayoutError(EpochError, ValueError):
     """A dataset cannot be written in, or a file cannot be read as, the Human3.6M layout."""
 
 

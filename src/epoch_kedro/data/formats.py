@@ -18,8 +18,10 @@ from typing import IO, Any
 import numpy as np
 from numpy._core import multiarray
 
+from epoch_kedro.errors import EpochError
 
-class DatasetFormatError(ValueError):
+
+class DatasetFormatError(EpochError, ValueError):
     """A dataset file is missing, truncated, or does not hold the documented layout."""
 
 

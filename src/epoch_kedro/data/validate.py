@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 from epoch_kedro.data.schema import OPTIONAL_FIELDS, SAMPLE_FIELDS, Field
+from epoch_kedro.errors import EpochError
 
 #: Tolerance on ``R @ R.T == I`` and ``det(R) == 1``.
 ROTATION_TOL = 1e-3
@@ -24,7 +25,7 @@ NON_NEGATIVE_FIELDS = ("sequence", "frame", "camera")
 _KIND_NAMES = {"f": "float", "i": "integer", "b": "bool", "U": "unicode string"}
 
 
-class DatasetValidationError(ValueError):
+class DatasetValidationError(EpochError, ValueError):
     """An ingested dataset or its splits violate the schema."""
 
 

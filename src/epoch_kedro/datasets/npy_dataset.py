@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from kedro.io import AbstractDataset, DatasetError
 
+from epoch_kedro.errors import DamagedFileError, MissingArtifactError
 from epoch_kedro.utils.io import atomic_path
 
 
@@ -27,10 +28,16 @@ class NpyDataset(AbstractDataset[np.ndarray, np.ndarray]):
         """The array, memory-mapped unless ``mmap`` is false."""
         path = Path(self._filepath)
         if not path.exists():
-            raise DatasetError(
-                f"NpyDataset: no file at '{path}'. Run the producing pipeline first."
+            raise MissingArtifactError(
+                f"{path}: no such file; run the pipeline that writes it first (make run)"
             )
-        return np.load(path, mmap_mode="r" if self._mmap else None, allow_pickle=False)
+        try:
+            return np.load(path, mmap_mode="r" if self._mmap else None, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise DamagedFileError(
+                f"{path}: cannot be read as an array (truncated or corrupted: "
+                f"{' '.join(str(exc).split())}); re-run the pipeline that writes it"
+            ) from exc
 
     def save(self, data: np.ndarray) -> None:
         """Write the array atomically."""

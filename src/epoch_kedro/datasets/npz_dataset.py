@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 from kedro.io import AbstractDataset, DatasetError
 
+from epoch_kedro.errors import DamagedFileError, MissingArtifactError
 from epoch_kedro.utils.io import atomic_path
+
+
+def _damaged(path: Path, key: str | None, exc: BaseException) -> DamagedFileError:
+    where = f"array {key!r}" if key is not None else "the archive"
+    return DamagedFileError(
+        f"{path}: {where} cannot be read (truncated or corrupted: {' '.join(str(exc).split())}); "
+        "re-run the pipeline that writes it"
+    )
 
 
 class NpzDataset(AbstractDataset[dict[str, np.ndarray], dict[str, np.ndarray]]):
@@ -38,14 +48,22 @@ class NpzDataset(AbstractDataset[dict[str, np.ndarray], dict[str, np.ndarray]]):
         """Read every array of the file into memory."""
         path = Path(self._filepath)
         if not path.exists():
-            raise DatasetError(
-                f"NpzDataset: no file at '{path}'. Run the producing pipeline first."
+            raise MissingArtifactError(
+                f"{path}: no such file; run the pipeline that writes it first (make run)"
             )
+        key = None
         try:
             with np.load(path, allow_pickle=False) as npz:
-                return {key: npz[key] for key in npz.files}
+                out = {}
+                for key in npz.files:
+                    out[key] = npz[key]
+                return out
         except ValueError as exc:
-            raise DatasetError(f"NpzDataset: '{path}' holds pickled objects, refused") from exc
+            if "allow_pickle" in str(exc):
+                raise DatasetError(f"NpzDataset: '{path}' holds pickled objects, refused") from exc
+            raise _damaged(path, key, exc) from exc
+        except (OSError, EOFError, zipfile.BadZipFile) as exc:
+            raise _damaged(path, key, exc) from exc
 
     def save(self, data: dict[str, np.ndarray]) -> None:
         """Write the arrays atomically."""

@@ -26,12 +26,7 @@ class TorchCheckpointDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
 
     def load(self) -> dict[str, Any]:
         """Read the checkpoint on the CPU."""
-        path = Path(self._filepath)
-        if not path.exists():
-            raise DatasetError(
-                f"TorchCheckpointDataset: no file at '{path}'. Run the training pipeline first."
-            )
-        return load_checkpoint(path)
+        return load_checkpoint(Path(self._filepath))
 
     def save(self, data: dict[str, Any]) -> None:
         """Write the checkpoint atomically."""

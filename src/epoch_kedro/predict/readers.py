@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from epoch_kedro.errors import EpochError
 from epoch_kedro.inference.images import IMAGE_SUFFIXES
 from epoch_kedro.keypoints import LAYOUTS, layout_of
 from epoch_kedro.skeleton import JOINT_NAMES
@@ -22,7 +23,7 @@ from epoch_kedro.skeleton import JOINT_NAMES
 KEYPOINT_SUFFIXES = (".json", ".csv", ".npz")
 
 
-class PredictError(ValueError):
+class PredictError(EpochError, ValueError):
     """A bad input or option, explained in one line."""
 
 

@@ -16,7 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from epoch_kedro.utils.checkpoint import load_checkpoint, save_checkpoint
+from epoch_kedro.errors import CheckpointError
+from epoch_kedro.utils.checkpoint import content_hash, load_checkpoint, save_checkpoint
 from epoch_kedro.utils.progress import progress
 from epoch_kedro.utils.runtime import autocast, pick_device, seed_everything
 
@@ -89,14 +90,38 @@ def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
 
+def _flatten(meta: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in meta.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _changes(old: dict, new: dict) -> list[str]:
+    """What differs between a checkpoint's meta and this run's, in words."""
+    before, after = _flatten(old), _flatten(new)
+    changes = []
+    if before.get("data") != after.get("data"):
+        changes.append("the training data changed")
+    for key in sorted((set(before) | set(after)) - {"data"}):
+        if before.get(key) != after.get(key):
+            changes.append(f"{key} {before.get(key)!r} -> {after.get(key)!r}")
+    return changes
+
+
 def _resume(path: Path | None, meta: dict, model, optimizer, scheduler, generator) -> tuple:
     """Restore a compatible interrupted run: (start epoch, history, best state, best score)."""
     if path is None or not path.is_file():
         return 0, [], None, math.inf
     state = load_checkpoint(path)
-    if state.get("meta") != meta:
-        raise ValueError(
-            f"checkpoint '{path}' was written with other settings; delete it or set resume: false"
+    changed = _changes(state.get("meta") or {}, meta)
+    if changed:
+        raise CheckpointError(
+            f"{path}: refusing to resume, {'; '.join(changed[:4])} since it was written; "
+            "delete it or set resume: false"
         )
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
@@ -123,6 +148,7 @@ def fit(
     best weights) goes to ``checkpoint``; with ``resume`` a compatible checkpoint continues.
     ``meta`` (plain values; its ``"name"`` labels progress and logs) must match to resume.
     """
+    fingerprint = content_hash(train)  # a resumed run must train on the data it started on
     generator = seed_everything(config.seed)
     device = pick_device(config.device)
     model.to(device)
@@ -133,7 +159,7 @@ def fit(
     scheduler = _scheduler(optimizer, config)
     # The epoch count may grow between an interrupted run and its resumption; nothing else.
     loop = {k: v for k, v in config.to_dict().items() if k != "epochs"}
-    meta = {"name": "model", "loop": loop, **(meta or {})}
+    meta = {"name": "model", "loop": loop, **(meta or {}), "data": fingerprint}
     name = meta["name"]
     start, history, best_state, best_score = 0, [], None, math.inf
     if resume:

@@ -12,20 +12,12 @@ from epoch_kedro.chain import with_video_camera
 from epoch_kedro.data.normalize import seen_motions
 from epoch_kedro.models.artifacts import flow_from_artifact, to_artifact
 from epoch_kedro.training import liftnet as training
+from epoch_kedro.utils.config import deep_merge
 from epoch_kedro.utils.runtime import set_threads
 
 logger = logging.getLogger(__name__)
 
 Arrays = dict[str, np.ndarray]
-
-
-def _merge(base: dict[str, Any], override: dict[str, Any] | None) -> dict[str, Any]:
-    """Deep merge of parameter dicts (``override`` wins)."""
-    out = dict(base)
-    for key, value in (override or {}).items():
-        both_dicts = isinstance(value, dict) and isinstance(out.get(key), dict)
-        out[key] = _merge(out[key], value) if both_dicts else value
-    return out
 
 
 #: ``liftnet.train_inputs``: where LiftNet's 2D pose and camera come from in training.
@@ -56,7 +48,7 @@ def train_lifter(
 
     ``overrides`` turn it into an ablation, e.g. the weak-perspective camera.
     """
-    params = _merge(liftnet, overrides)
+    params = deep_merge(liftnet, overrides)
     set_threads(params)
     source = params.get("train_inputs", "ground_truth")
     if source not in TRAIN_INPUTS:

@@ -17,7 +17,7 @@ from epoch_kedro.data.normalize import (
     to_model_input,
 )
 from epoch_kedro.data.sources import dataset_name, resolve_splits
-from epoch_kedro.data.validate import DatasetValidationError, validate_splits
+from epoch_kedro.data.validate import DatasetValidationError, validate_dataset, validate_splits
 from epoch_kedro.models.artifacts import to_artifact
 from epoch_kedro.models.flow import FlowConfig
 from epoch_kedro.training.liftnet import train_flow
@@ -42,6 +42,9 @@ def build_model_inputs(
     Real datasets use their protocol split unless ``dataset.splits`` is set (``resolve_splits``).
     """
     name = dataset_name(dataset)
+    # The raw dataset is checked again here: it is a file on disk, edited or replaced between
+    # stages at will, and a NaN or a missing field must stop the run before anything is written.
+    validate_dataset(raw_dataset, name=name)
     splits = resolve_splits(splits, dataset)
     missing = [s for s in SPLITS if s not in splits]
     if missing:

@@ -1,0 +1,47 @@
+"""Project CLI: ``kedro run`` as Kedro's, with the project's own errors in one line.
+
+A bad parameter, a damaged dataset or a missing model raises an
+:class:`~epoch_kedro.errors.EpochError` whose message names the file, key or parameter and
+what was expected. Kedro would print it after hundreds of lines of traceback; this ``run``
+prints the line alone and exits with status 1. ``EPOCH_VERBOSE=1`` shows the traceback.
+Other exceptions (bugs) keep their traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+from kedro.framework.cli.project import run as kedro_run
+
+from epoch_kedro.errors import explained, verbose
+
+
+@click.group(name="epoch_kedro")
+def cli() -> None:
+    """Commands of the epoch_kedro project."""
+
+
+def _run(**kwargs: Any) -> Any:
+    try:
+        return kedro_run.callback(**kwargs)
+    except Exception as exc:
+        error = explained(exc)
+        if error is None or verbose():
+            raise
+        message = " ".join(str(error).split())  # one line, whatever the message held
+        click.secho(f"Error: {message}", fg="red", err=True)
+        click.echo("(EPOCH_VERBOSE=1 shows the traceback)", err=True)
+        sys.exit(1)
+
+
+cli.add_command(
+    click.Command(
+        name="run",
+        params=kedro_run.params,
+        callback=_run,
+        help=kedro_run.help,
+        short_help=kedro_run.short_help,
+    )
+)
