@@ -89,3 +89,16 @@ def test_an_array_cut_short_is_named_as_damaged_not_as_pickled(tmp_path):
     cause = explained(info.value)
     assert isinstance(cause, DamagedFileError)
     assert re.search(r"cut\.npz: array 'b' cannot be read \(truncated or", str(cause))
+
+
+def test_atomic_dataset_replaces_the_file_only_when_the_write_completes(tmp_path):
+    from epoch_kedro.datasets import AtomicDataset
+
+    path = tmp_path / "metrics.json"
+    ds = AtomicDataset(filepath=str(path), dataset={"type": "json.JSONDataset"})
+    ds.save({"a": 1})
+    assert ds.load() == {"a": 1}
+    with pytest.raises(DatasetError):
+        ds.save({"a": object()})  # not JSON: the inner write fails half-way
+    assert ds.load() == {"a": 1}  # the previous file is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]  # no temporary left

@@ -53,7 +53,7 @@ def test_stage_declares_its_outputs_inputs_and_sources(name):
         path = CATALOG[dataset]["filepath"]
         assert _declared(stage, path, ("outs", "metrics", "plots")), (name, path)
     for dataset in pipe.inputs():
-        if dataset in CATALOG:
+        if "filepath" in CATALOG.get(dataset, {}):  # in-memory datasets are no files
             assert _declared(stage, CATALOG[dataset]["filepath"], ("deps",)), (name, dataset)
     assert _declared(stage, f"src/epoch_kedro/pipelines/{name}/pipeline.py", ("deps",))
     for path in _paths(stage["deps"]):

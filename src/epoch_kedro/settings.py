@@ -14,7 +14,8 @@ CONFIG_LOADER_ARGS = {
     "merge_strategy": {"parameters": "soft", "catalog": "soft"},
 }
 
-from epoch_kedro.hooks import ParameterChecks  # noqa: E402 - settings are read top to bottom
+from epoch_kedro.hooks import RunHooks  # noqa: E402 - settings are read top to bottom
 
-# Every parameter group is range-checked before the first node runs (epoch_kedro.parameters).
-HOOKS = (ParameterChecks(),)
+# Every parameter group is range-checked before the first node runs (epoch_kedro.parameters);
+# the report gets the run's provenance; the run ends with the report's headline and path.
+HOOKS = (RunHooks(),)

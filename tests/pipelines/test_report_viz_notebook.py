@@ -30,6 +30,13 @@ def test_report_is_self_contained_with_tables_and_figures(smoke_run):
     for setting in settings:
         assert f">{setting}<" in page, setting
     assert "PUBLISHED, different dataset" in page
+    # It leads with what the run found and where it came from; the run's log says where it is.
+    assert re.search(
+        r"<h2>What this run found</h2>\s*<div class=\"findings\"><ul><li>The EPOCH", page
+    )
+    assert "<th>profile</th><td class='text'>smoke</td>" in page
+    log = (project / "info.log").read_text()
+    assert "The EPOCH chain" in log and f"The report is at {reporting / 'report.html'}" in log
     assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', page)) >= 6
     assert "<script" not in page and not re.search(r'(src|href)="https?:', page)
     for name in REPORT_FIGURES:
@@ -86,6 +93,8 @@ def test_notebook_runs_headless_on_the_smoke_output(smoke_run):
         del os.environ["KEDRO_ENV"]
     outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
+    text = json.dumps([o for o in outputs if o.output_type == "stream"])
+    assert "\\u001b[" not in text and "\x1b[" not in text  # clean outputs, no ANSI colours
     html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
     assert "liftnet_gt" in html and "PUBLISHED" in html  # the headline table
     assert sum("image/png" in o.get("data", {}) for o in outputs) >= 2  # skeletons + cameras

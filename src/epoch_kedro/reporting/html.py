@@ -26,6 +26,11 @@ th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
 th { background: #f0f0f0; }
 td.text { text-align: left; }
 tr.published td { background: #fff6d8; font-style: italic; }
+tr.worse td, p.worse { color: #a00; }
+td small { color: #777; }
+.findings { background: #eef5ff; border-left: 4px solid #36c; padding: 0.2em 1em; }
+table.provenance th { text-align: left; }
+table { max-width: 100%; }
 .na { color: #a00; font-style: italic; }
 figure { margin: 1em 0 2em; }
 figure img { max-width: 100%; border: 1px solid #eee; }
@@ -65,8 +70,10 @@ def table_html(
     digits: int = 1,
     row_class: Callable[[pd.Series], str] | None = None,
     index: bool = False,
+    raw: set[str] | frozenset[str] = frozenset(),
 ) -> str:
-    """A plain HTML table; ``row_class`` tags rows (e.g. published reference points)."""
+    """A plain HTML table; ``row_class`` tags rows (e.g. published reference points); columns
+    in ``raw`` hold HTML the caller already escaped."""
     if index:
         df = df.reset_index()
     if df.empty:
@@ -76,7 +83,11 @@ def table_html(
     for _, row in df.iterrows():
         name = row_class(row) if row_class else ""
         cls = f' class="{name}"' if name else ""
-        cells = "".join(_cell(v.item() if hasattr(v, "item") else v, digits) for v in row)
+        cells = "".join(
+            f'<td class="text">{v}</td>' if col in raw
+            else _cell(v.item() if hasattr(v, "item") else v, digits)
+            for col, v in row.items()
+        )  # fmt: skip
         rows.append(f"<tr{cls}>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 

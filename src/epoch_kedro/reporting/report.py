@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from epoch_kedro.reporting import figures as F
+from epoch_kedro.reporting.findings import findings, regnet_worse_than_baseline
 from epoch_kedro.reporting.html import (
     NOT_AVAILABLE,
     ReportFigure,
@@ -205,12 +206,100 @@ def _heldout_html(metrics: Mapping[str, Any]) -> str:
     return intro + table_html(table, digits=2)
 
 
+#: Column headers of the report's tables with the direction of "better" (the CSVs keep the
+#: plain names).
+BETTER = {"MPJPE": "↓", "N-MPJPE": "↓", "PA-MPJPE": "↓", "PCK@150": "↑", "AUC": "↑"}
+
+
+def _with_direction(df: pd.DataFrame) -> pd.DataFrame:
+    names = {}
+    for col in df.columns:
+        base = str(col).split(" ")[0]
+        if base in BETTER:
+            names[col] = f"{col} {BETTER[base]}"
+    return df.rename(columns=names)
+
+
+def _named(df: pd.DataFrame) -> pd.DataFrame:
+    """The headline with readable names first and the identifier in small print."""
+    named = df.copy()
+    cells = [
+        f"{html.escape(str(d))}<br><small>{html.escape(str(s))}</small>"
+        for d, s in zip(named.pop("description"), named.pop("setting"), strict=True)
+    ]
+    named.insert(0, "setting", cells)
+    return named
+
+
+def _findings_html(metrics: Mapping[str, Any]) -> str:
+    items = "".join(f"<li>{html.escape(s)}</li>" for s in findings(metrics))
+    return f'<div class="findings"><ul>{items}</ul></div>'
+
+
+def _provenance_html(run_info: Mapping[str, Any] | None) -> str:
+    if not run_info:
+        return '<p class="na">No provenance recorded (the report was built outside a run).</p>'
+    changed = run_info.get("changed_parameters") or {}
+    rows = {
+        "date": run_info.get("date"),
+        "commit": f"{run_info.get('commit')}"
+        + (" (with uncommitted changes)" if run_info.get("uncommitted_changes") else ""),
+        "profile": run_info.get("profile"),
+        "device": f"{run_info.get('device')}, torch {run_info.get('torch')}",
+        "seeds": ", ".join(f"{k}={v}" for k, v in (run_info.get("seeds") or {}).items()),
+        "parameters changed from the default profile": (
+            ", ".join(f"{k}={v!r}" for k, v in changed.items()) or "none"
+        ),
+    }
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td class='text'>{html.escape(str(v))}</td>"
+                   "</tr>" for k, v in rows.items())  # fmt: skip
+    return f'<table class="provenance">{body}</table>'
+
+
+def _regnet_html(metrics: Mapping[str, Any]) -> str:
+    regnet = regnet_table(metrics)
+    if not len(regnet):
+        return f'<p class="na">{NOT_AVAILABLE}: {html.escape(omitted(metrics))}</p>'
+    worse = regnet_worse_than_baseline(metrics)
+    note = (
+        '<p class="worse">Worse than its baseline: ' + html.escape("; ".join(worse)) + ".</p>"
+        if worse
+        else ""
+    )
+    flag = lambda row: "worse" if _worse_row(row) else ""  # noqa: E731
+    return note + table_html(regnet, digits=2, row_class=flag)
+
+
+def _worse_row(row: pd.Series) -> bool:
+    value, base = row.get("boxes from image"), row.get("baseline")
+    if value is None or base is None or pd.isna(value) or pd.isna(base):
+        return False
+    higher_better = str(row.get("quantity", "")).startswith("PCK")
+    return value < base if higher_better else value > base
+
+
+def per_action_sections(per_action: pd.DataFrame) -> list[tuple[str, str]]:
+    """The per-action table split by metric (one table each, settings as columns): a page wide
+    table of 40 columns becomes four that fit."""
+    sections = []
+    for metric, title in (("pa_mpjpe", "PA-MPJPE, mm ↓"), ("mpjpe", "MPJPE, mm ↓"),
+                          ("pck150", "PCK@150, % ↑"), ("auc", "AUC, % ↑")):  # fmt: skip
+        cols = [c for c in per_action.columns if str(c).endswith(f".{metric}")]
+        if not cols:
+            continue
+        table = per_action[cols].rename(columns=lambda c: str(c).rsplit(".", 1)[0])
+        sections.append((f"Per action: {title}", table_html(table, index=True)))
+    return sections
+
+
 def report_page(
     metrics: Mapping[str, Any],
     tables: Mapping[str, pd.DataFrame],
     figures: Mapping[str, ReportFigure],
+    run_info: Mapping[str, Any] | None = None,
 ) -> str:
-    """The whole page: headline, RegNet, figures, then the per-action and per-joint tables."""
+    """The whole page: findings, provenance, headline, RegNet, figures, then the per-action
+    and per-joint tables."""
     trained = metrics.get("trained_on", metrics.get("dataset", "?"))
     cross = (
         " (cross-dataset: the per-sample figures and the per-joint table use the training "
@@ -221,28 +310,22 @@ def report_page(
     intro = (
         f"<p>Test split of <b>{html.escape(str(metrics.get('dataset', '?')))}</b>{cross}; "
         f"models trained on {html.escape(str(trained))}. "
-        "Errors in mm (MPJPE root-aligned, N-MPJPE scale-aligned, PA-MPJPE Procrustes-aligned), "
-        "PCK@150 mm and AUC (0–150 mm) in %. <b>Rows marked PUBLISHED (shaded) are numbers "
-        "reported in the literature on a different dataset</b> (docs/METHOD.md): they orient "
-        "the reader and are not comparable with this run.</p>"
+        "Errors in mm (MPJPE root-aligned, N-MPJPE scale-aligned, PA-MPJPE Procrustes-aligned; "
+        "↓ lower is better), PCK@150 mm and AUC (0–150 mm) in % (↑ higher is better). "
+        "<b>Rows marked PUBLISHED (shaded) are numbers reported in the literature on a "
+        "different dataset</b> (docs/METHOD.md): they orient the reader and are not comparable "
+        "with this run.</p>"
     )
     # Read back from CSV, frame counts are floats (published rows have none): show integers.
-    headline = tables["headline"].astype({"frames": "Int64"})
-    regnet = regnet_table(metrics)
-    regnet_html = (
-        table_html(regnet, digits=2)
-        if len(regnet)
-        else f'<p class="na">{NOT_AVAILABLE}: {html.escape(omitted(metrics))}</p>'
-    )
+    headline = _with_direction(_named(tables["headline"].astype({"frames": "Int64"})))
     sections = [
-        ("Headline", intro + table_html(headline, row_class=_is_published)),
+        ("What this run found", _findings_html(metrics)),
+        ("Provenance", _provenance_html(run_info)),
+        ("Headline", intro + table_html(headline, row_class=_is_published, raw={"setting"})),
         ("Held-out motions", _heldout_html(metrics)),
-        ("RegNet: 2D and camera", regnet_html),
+        ("RegNet: 2D and camera", _regnet_html(metrics)),
         ("Figures", "".join(figure_html(f) for f in figures.values())),
-        (
-            "Per action (errors in mm, PCK@150 and AUC in %)",
-            table_html(tables["per_action"], index=True),
-        ),
-        ("Per joint (mm)", table_html(tables["per_joint"], index=True)),
+        *per_action_sections(tables["per_action"]),
+        ("Per joint (mm ↓)", table_html(tables["per_joint"], index=True)),
     ]
     return render_page("EPOCH evaluation report", sections)

@@ -93,6 +93,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "test_predictions",
                     "training_curves",
                     "params:report",
+                    "run_info",
                 ],
                 outputs={name: name for name in (*REPORT_FIGURES, "report_html")},
                 name="build_report",

@@ -89,8 +89,10 @@ def build_report(
     test_predictions: Arrays,
     training_curves: pd.DataFrame,
     report: dict[str, Any],
+    run_info: dict[str, Any] | None = None,
 ) -> dict[str, Figure | str]:
-    """Every figure (a placeholder that says why, when a section is absent) and the page."""
+    """Every figure (a placeholder that says why, when a section is absent) and the page
+    (with the run's provenance, from :mod:`epoch_kedro.hooks`)."""
     config = from_params(ReportConfig, report, "report")
     figures = build_figures(test_predictions, metrics, training_curves, config)
     tables = {
@@ -98,7 +100,7 @@ def build_report(
         "per_action": per_action_errors,
         "per_joint": per_joint_errors,
     }
-    page = report_page(metrics, tables, figures)
+    page = report_page(metrics, tables, figures, run_info)
     missing = [name for name, f in figures.items() if f.figure is None]
     if missing:
         logger.info("Report sections not available: %s", ", ".join(missing))

@@ -1,0 +1,155 @@
+"""What a run found, in sentences generated from its metrics, and where the run came from.
+
+:func:`findings` states the result the reader came for: what the EPOCH chain scores against
+the reference LiftNet (true 2D and camera), the mean-pose baseline and the ray floor, where its
+error comes from (RegNet's 2D or its camera), and which RegNet estimates are worse than their
+trivial baseline. :func:`provenance` records date, commit, profile, seeds and the parameters
+that differ from the defaults, so a smoke report never passes for a default one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from epoch_kedro.reporting.tables import SETTING_LABELS
+
+
+def _pose(metrics: Mapping[str, Any], key: str) -> Mapping[str, float] | None:
+    section = metrics.get(key)
+    if key.startswith("regnet."):
+        section = (metrics.get("regnet") or {}).get(key.split(".", 1)[1])
+    return section if isinstance(section, Mapping) and "pa_mpjpe" in section else None
+
+
+def _chain_sentence(metrics: Mapping[str, Any]) -> str | None:
+    chain, ref = _pose(metrics, "liftnet_regnet"), _pose(metrics, "liftnet_reference_gt")
+    base, floor = _pose(metrics, "baseline_mean_pose"), _pose(metrics, "regnet.ray_floor")
+    if chain is None:
+        return None
+    text = (
+        f"The EPOCH chain (LiftNet on RegNet's 2D pose and camera, the person box found in the "
+        f"image) scores {chain['pa_mpjpe']:.1f} mm PA-MPJPE ({chain['mpjpe']:.1f} mm MPJPE) on "
+        f"the {metrics.get('dataset', '?')} test split"
+    )
+    parts = []
+    if ref is not None:
+        parts.append(f"{chain['pa_mpjpe'] / ref['pa_mpjpe']:.1f}× the {ref['pa_mpjpe']:.1f} mm "
+                     "of the reference LiftNet on true 2D and camera")  # fmt: skip
+    if base is not None:
+        parts.append(f"{100 * chain['pa_mpjpe'] / base['pa_mpjpe']:.0f} % of the mean-pose "
+                     f"baseline's {base['pa_mpjpe']:.1f} mm")  # fmt: skip
+    if floor is not None:
+        parts.append(f"the ray floor (true depths on RegNet's 2D rays) is "
+                     f"{floor['pa_mpjpe']:.1f} mm")  # fmt: skip
+    return text + (": " + "; ".join(parts) if parts else "") + "."
+
+
+def _source_sentence(metrics: Mapping[str, Any]) -> str | None:
+    pose_2d = _pose(metrics, "liftnet_regnet_2d_true_camera")
+    camera = _pose(metrics, "liftnet_true_2d_regnet_camera")
+    ref = _pose(metrics, "liftnet_gt_rendered_frames") or _pose(metrics, "liftnet_gt")
+    if pose_2d is None or camera is None or ref is None:
+        return None
+    cost_2d, cost_cam = pose_2d["pa_mpjpe"] - ref["pa_mpjpe"], camera["pa_mpjpe"] - ref["pa_mpjpe"]
+    culprit = "RegNet's 2D pose" if cost_2d > cost_cam else "RegNet's camera"
+    return (
+        f"The error comes mostly from {culprit}: with RegNet's 2D and the true camera the chain's "
+        f"LiftNet scores {pose_2d['pa_mpjpe']:.1f} mm, with the true 2D and RegNet's camera "
+        f"{camera['pa_mpjpe']:.1f} mm, with both true {ref['pa_mpjpe']:.1f} mm."
+    )
+
+
+#: RegNet quantities compared with their baselines: (key, baseline key, label, lower is better).
+REGNET_CHECKS = (
+    ("px_error", "baseline_mean_pose_px_error", "2D error (px)", True),
+    ("pck2d_005", "baseline_mean_pose_pck2d_005", "PCK2D (%)", False),
+    ("focal_rel_err", "baseline_mean_focal_rel_err", "focal-length error", True),
+)
+
+
+def regnet_worse_than_baseline(metrics: Mapping[str, Any]) -> list[str]:
+    """RegNet estimates that are worse than their trivial baseline, as phrases."""
+    reg = metrics.get("regnet")
+    if not isinstance(reg, Mapping):
+        return []
+    worse = []
+    for key, base_key, label, lower in REGNET_CHECKS:
+        value, base = reg.get(key), reg.get(base_key)
+        if value is None or base is None:
+            continue
+        if (value > base) if lower else (value < base):
+            worse.append(f"its {label} of {value:.3g} is worse than the baseline's {base:.3g}")
+    return worse
+
+
+def findings(metrics: Mapping[str, Any]) -> list[str]:
+    """The run's conclusions, most important first (the first is the run's headline)."""
+    sentences = [s for s in (_chain_sentence(metrics), _source_sentence(metrics)) if s]
+    worse = regnet_worse_than_baseline(metrics)
+    if worse:
+        sentences.append("RegNet needs work: " + "; ".join(worse) + ".")
+    if not sentences:
+        ref = _pose(metrics, "liftnet_reference_gt") or _pose(metrics, "liftnet_gt")
+        if ref is not None:
+            sentences.append(
+                f"RegNet was not evaluated (no rendered images); LiftNet on true 2D and camera "
+                f"scores {ref['pa_mpjpe']:.1f} mm PA-MPJPE on the "
+                f"{metrics.get('dataset', '?')} test split."
+            )
+    return sentences or ["No 3D pose setting was evaluated."]
+
+
+def label(key: str) -> str:
+    """The readable name of a metrics setting (its identifier when it has none)."""
+    return SETTING_LABELS.get(key, key)
+
+
+def _git(*args: str, cwd: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
+                             timeout=10, check=True)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip()
+
+
+def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def changed_parameters(params: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """The dotted parameters whose value differs from the default profile's."""
+    ours, base = _flatten(params), _flatten(defaults)
+    return {k: v for k, v in sorted(ours.items()) if base.get(k, object()) != v}
+
+
+def provenance(
+    project: Path, env: str | None, params: Mapping[str, Any], defaults: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Where a run came from: date, commit (and uncommitted changes), profile, seeds, and the
+    parameters that differ from the default profile."""
+    import torch
+
+    commit = _git("rev-parse", "HEAD", cwd=project)
+    status = _git("status", "--porcelain", "--untracked-files=no", cwd=project)
+    seeds = {k: v for k, v in _flatten(params).items() if k.endswith("seed")}
+    return {
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": commit or "unknown (not a git checkout)",
+        "uncommitted_changes": bool(status) if status is not None else None,
+        "profile": env or "base (the default)",
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "torch": torch.__version__,
+        "seeds": seeds,
+        "changed_parameters": changed_parameters(params, defaults),
+    }
