@@ -16,7 +16,7 @@ from epoch_kedro.data.boxes import DEFAULT_BOX, BoxConfig, boxes_from_keypoints
 from epoch_kedro.data.images import ImageSet, image_rows
 from epoch_kedro.data.schema import join_keys
 from epoch_kedro.inference.lifting import lift_inputs
-from epoch_kedro.inference.regnet import CropFn, find_boxes, regnet_on_boxes
+from epoch_kedro.inference.regnet import BATCH_SIZE, CropFn, find_boxes, regnet_on_boxes
 from epoch_kedro.models.localizer import Localizer
 from epoch_kedro.models.regnet import RegNet
 
@@ -86,7 +86,7 @@ class ChainSettings:
 
     boxes: str = "found"  # found: from the image alone (the localiser); label: from the 2D labels
     refine: int = 1  # passes that redraw the box around RegNet's own 2D
-    batch_size: int = 256
+    batch_size: int = BATCH_SIZE
     camera_pooling: str = "video"
 
 

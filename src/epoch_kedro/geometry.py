@@ -199,7 +199,12 @@ def distort(x: Array, dist: Array) -> Array:
     return x * (radial + _dot(p, x)[..., None]) + p * r2
 
 
-def undistort(x_d: Array, dist: Array, iterations: int = 30) -> Array:
+#: Fixed-point iterations that invert the lens model (the one default of every caller and of
+#: ``normalization.undistort_iterations``).
+UNDISTORT_ITERATIONS = 30
+
+
+def undistort(x_d: Array, dist: Array, iterations: int = UNDISTORT_ITERATIONS) -> Array:
     """Inverse of ``distort`` (fixed point): x_d (..., J, 2), dist (..., 5) -> x (..., J, 2)."""
     _, (x_d, dist) = _arrays(x_d, dist)
     _check(x_d, "x_d", "J", 2)
@@ -221,7 +226,9 @@ def project_distorted(X: Array, K: Array, dist: Array) -> Array:
     return _affine(distort(X[..., :2] / X[..., 2:], dist), K)
 
 
-def undistort_pixels(u: Array, K: Array, dist: Array, iterations: int = 30) -> Array:
+def undistort_pixels(
+    u: Array, K: Array, dist: Array, iterations: int = UNDISTORT_ITERATIONS
+) -> Array:
     """Pinhole pixels of distorted observations: u (..., J, 2), K, dist -> (..., J, 2)."""
     _, (u, K, dist) = _arrays(u, K, dist)
     _check(u, "u", "J", 2)

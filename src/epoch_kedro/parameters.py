@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from epoch_kedro.errors import ParameterError
+from epoch_kedro.geometry import UNDISTORT_ITERATIONS
 
 #: Field names (at any depth) and the range their values must lie in.
 AT_LEAST_ONE = frozenset({
@@ -173,7 +174,7 @@ def check_parameters(params: dict[str, Any]) -> None:
         for prefix, config in configs:
             check_ranges(config, prefix)
     normalization = params.get("normalization") or {}
-    iterations = normalization.get("undistort_iterations", 30)
+    iterations = normalization.get("undistort_iterations", UNDISTORT_ITERATIONS)
     if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
         raise ParameterError(f"normalization.undistort_iterations={iterations!r}: "
                              "expected an integer >= 1")  # fmt: skip

@@ -17,6 +17,7 @@ import numpy as np
 
 from epoch_kedro.data.schema import FLOAT_DTYPE, take
 from epoch_kedro.geometry import (
+    UNDISTORT_ITERATIONS,
     camera_elevation,
     gravity_direction,
     undistort_pixels,
@@ -105,7 +106,9 @@ def _gravity(data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     }
 
 
-def to_model_input(data: dict[str, np.ndarray], undistort_iterations: int = 30) -> dict:
+def to_model_input(
+    data: dict[str, np.ndarray], undistort_iterations: int = UNDISTORT_ITERATIONS
+) -> dict:
     """Model-input arrays of one split (see the module docstring for each field)."""
     # Geometry in float64: float32 rays lose precision for joints far off the optical axis.
     K = data["K"].astype(np.float64)

@@ -21,6 +21,7 @@ from epoch_kedro.data.normalize import to_model_input
 from epoch_kedro.data.schema import take
 from epoch_kedro.data.synthetic import SyntheticConfig, generate_synthetic
 from epoch_kedro.data.validate import validate_dataset
+from epoch_kedro.geometry import UNDISTORT_ITERATIONS
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ def load_source(
 def load_test_split(
     dataset: Mapping[str, Any],
     synthetic: Mapping[str, Any] | None = None,
-    undistort_iterations: int = 30,
+    undistort_iterations: int = UNDISTORT_ITERATIONS,
 ) -> dict[str, np.ndarray]:
     """Model inputs of the test set of ``dataset`` (another kind, for cross-dataset evaluation).
 

@@ -26,6 +26,8 @@ from epoch_kedro.models.regnet import RegNet
 from epoch_kedro.skeleton import FLIP_PERMUTATION
 from epoch_kedro.utils.runtime import autocast
 
+#: Images per forward pass at inference (``generate_inputs.batch_size`` overrides it).
+BATCH_SIZE = 256
 #: ``crop_fn(rows, boxes) -> (M, S, S, 3) uint8``: the crops of dataset rows at full-frame boxes.
 CropFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 #: RegNet outputs returned by :func:`predict_regnet` (full-frame pixels, metres).
@@ -66,7 +68,7 @@ def _images(array: np.ndarray | None, part: slice, device: torch.device) -> torc
 
 
 def localize(
-    model: Localizer, frames: np.ndarray, batch_size: int = 256, amp: bool = True
+    model: Localizer, frames: np.ndarray, batch_size: int = BATCH_SIZE, amp: bool = True
 ) -> np.ndarray:
     """The localiser's 2D pose ``(M, 17, 2)`` in the pixels of the resized frames (``amp``:
     bf16 where native, see :func:`_evaluating`)."""
@@ -92,7 +94,7 @@ def find_boxes(
     frames: np.ndarray,
     image_size: np.ndarray,
     config: BoxConfig = DEFAULT_BOX,
-    batch_size: int = 256,
+    batch_size: int = BATCH_SIZE,
 ) -> np.ndarray:
     """Person boxes ``(M, 3)`` in full-frame pixels from the resized full frames alone."""
     kp = to_frame_pixels(localize(model, frames, batch_size), image_size, frames.shape[1])
@@ -104,7 +106,7 @@ def predict_regnet(
     crops: np.ndarray,
     boxes: np.ndarray,
     image_size: np.ndarray,
-    batch_size: int = 256,
+    batch_size: int = BATCH_SIZE,
     frames: np.ndarray | None = None,
     amp: bool = True,
 ) -> dict[str, np.ndarray]:
@@ -157,7 +159,7 @@ def flip_test(
     crops: np.ndarray,
     boxes: np.ndarray,
     image_size: np.ndarray,
-    batch_size: int = 256,
+    batch_size: int = BATCH_SIZE,
     frames: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """RegNet on the crops and on their mirror images; the two 2D estimates are averaged.
@@ -189,7 +191,7 @@ def regnet_on_boxes(  # noqa: PLR0913 - the chain's knobs, all keyword-only past
     *,
     refine: int = 0,
     config: BoxConfig = DEFAULT_BOX,
-    batch_size: int = 256,
+    batch_size: int = BATCH_SIZE,
     frames: np.ndarray | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """RegNet on the crops of ``rows`` at ``boxes``, re-boxed ``refine`` times around its 2D;

@@ -18,6 +18,7 @@ from epoch_kedro.data.normalize import (
 )
 from epoch_kedro.data.sources import dataset_name, resolve_splits
 from epoch_kedro.data.validate import DatasetValidationError, validate_dataset, validate_splits
+from epoch_kedro.geometry import UNDISTORT_ITERATIONS
 from epoch_kedro.models.artifacts import to_artifact
 from epoch_kedro.models.flow import FlowConfig
 from epoch_kedro.training.liftnet import train_flow
@@ -54,7 +55,7 @@ def build_model_inputs(
     raw = {**raw_dataset, "sample_id": np.arange(len(raw_dataset["kp2d"]), dtype=np.int64)}
     parts = split_by_subject(raw, {s: splits[s] for s in SPLITS})
     parts = _hold_out(parts, normalization, dataset)
-    iterations = int(normalization.get("undistort_iterations", 30))
+    iterations = int(normalization.get("undistort_iterations", UNDISTORT_ITERATIONS))
     outputs = tuple(to_model_input(parts[s], undistort_iterations=iterations) for s in SPLITS)
     for split, part in zip(SPLITS, outputs, strict=True):
         logger.info("%s split: %d samples (%s)", split, len(part["kp2d"]), ", ".join(splits[split]))
