@@ -110,9 +110,12 @@ def skeletons_3d(
             for (name, pred), colour in zip(predictions.items(), COLOURS, strict=False):
                 _draw_skeleton(ax, pred[r], colour, name)
             ax.view_init(elev=elev, azim=azim)
-            ax.set(xlim=(-1, 1), ylim=(-1, 1), zlim=(-1, 1), xticklabels=[], yticklabels=[])
-            ax.set_zticklabels([])
-            ax.set_box_aspect((1, 1, 1), zoom=1.25)
+            ax.set(xlim=(-1, 1), ylim=(-1, 1), zlim=(-1, 1))
+            ax.set(xticks=[-1, 0, 1], yticks=[-1, 0, 1], zticks=[-1, 0, 1])
+            ax.set(xlabel="x (m)", ylabel="depth (m)", zlabel="up (m)")
+            ax.tick_params(labelsize=6, pad=0)
+            ax.xaxis.labelpad = ax.yaxis.labelpad = ax.zaxis.labelpad = -8
+            ax.set_box_aspect((1, 1, 1), zoom=1.1)
             ax.set_title(f"{titles[r]}\n{view}" if c == 0 else view, fontsize=8)
     handles, labels = fig.axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8)

@@ -57,7 +57,8 @@ def _skeleton_rows(predictions: Arrays, count: int) -> np.ndarray:
     order = np.argsort(err, kind="stable")
     quantiles = np.linspace(0.1, 0.9, count) if count > 1 else np.array([0.5])
     picks = order[(quantiles * (len(order) - 1)).round().astype(int)]
-    return candidates[np.unique(picks)]
+    # Rows in quantile order (the caption's order), each sample once.
+    return candidates[list(dict.fromkeys(picks.tolist()))]
 
 
 def skeleton_figure(predictions: Arrays, count: int) -> ReportFigure:
@@ -66,11 +67,9 @@ def skeleton_figure(predictions: Arrays, count: int) -> ReportFigure:
     if len(predictions["pose3d_gt"]) == 0:
         return ReportFigure(title, "", None, "the test split is empty")
     rows = _skeleton_rows(predictions, count)
-    preds = {
-        "LiftNet (chain-trained)": predictions["liftnet_gt"][rows],
-        "LiftNet reference": predictions["liftnet_reference_gt"][rows],
-        "LiftNet weak persp.": predictions["liftnet_weak_gt"][rows],
-    }
+    # Two predictions beside the truth: more skeletons in one panel hide each other (the
+    # reference and weak-perspective LiftNets are compared in the error figures).
+    preds = {"LiftNet, true 2D + K": predictions["liftnet_gt"][rows]}
     rendered = {int(r): i for i, r in enumerate(predictions["rendered_row"])}
     if all(int(r) in rendered for r in rows):
         at = [rendered[int(r)] for r in rows]
@@ -82,9 +81,10 @@ def skeleton_figure(predictions: Arrays, count: int) -> ReportFigure:
         for r, e in zip(rows, errors["mpjpe"], strict=True)
     ]
     caption = (
-        "Root-centred camera-frame poses; dashed black is the ground truth, thick lines are left "
-        "limbs. Samples at the 10th, 50th and 90th percentile of the perspective LiftNet's MPJPE "
-        "(true 2D + K); the chain is LiftNet on RegNet's 2D and camera."
+        "Root-centred camera-frame poses, axes in metres; dashed black is the ground truth, "
+        "thick lines are left limbs. Rows, top to bottom: samples at the 10th, 50th and 90th "
+        "percentile of the chain's LiftNet's MPJPE on true 2D + K; columns: the views named "
+        "above them. The EPOCH chain is the same LiftNet on RegNet's 2D and camera."
     )
     return ReportFigure(
         title, caption, F.skeletons_3d(predictions["pose3d_gt"][rows], preds, titles)
