@@ -11,12 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from epoch_kedro.data.images import image_rows
-from epoch_kedro.evaluation.evaluate import metric_pose
 from epoch_kedro.evaluation.metrics import joint_errors
 from epoch_kedro.geometry import crop_pixels
-from epoch_kedro.inference.lifting import lift_tensors, predict_poses
 from epoch_kedro.inference.regnet import CropFn, to_resized_pixels
-from epoch_kedro.models.liftnet import LiftNet
 from epoch_kedro.skeleton import ROOT
 
 Arrays = dict[str, np.ndarray]
@@ -40,27 +37,17 @@ def camera_fields(split: Arrays) -> Arrays:
     }
 
 
-def liftnet_predictions(test: Arrays, models: dict[str, LiftNet]) -> Arrays:
-    """Camera-frame poses (m) of each LiftNet on the test split's true inputs, with the truth."""
-    inputs = lift_tensors(test)
-    out = {name: predict_poses(model, inputs) for name, model in models.items()}
+def rendered_cameras(generated: Arrays | None) -> Arrays:
+    """RegNet's own 3D and its camera beside the true one on the rendered test frames (empty
+    arrays without them)."""
+    if generated is None:
+        empty = np.zeros(0, np.float32)
+        return {"rendered_row": np.zeros(0, np.int64),
+                "rendered_regnet_pose3d": np.zeros((0, 17, 3), np.float32),
+                **dict.fromkeys(("rendered_focal_pred", "rendered_focal_gt",
+                                 "rendered_elevation_pred_deg", "rendered_elevation_gt_deg"),
+                                empty)}  # fmt: skip
     return {
-        "sample_id": test["sample_id"],
-        "action": test["action"],
-        "pose3d_gt": metric_pose(test),  # the pose metrics.json compares against
-        **camera_fields(test),
-        **out,
-    }
-
-
-def chain_predictions(test: Arrays, generated: Arrays, liftnet: LiftNet) -> Arrays:
-    """The EPOCH chain on the rendered frames: LiftNet on RegNet's inputs, RegNet's own 3D and
-    RegNet's camera beside the true one (``rendered_row`` indexes the test split)."""
-    n = len(generated["sample_id"])
-    pose = predict_poses(liftnet, lift_tensors(generated)) if n else np.zeros((0, 17, 3))
-    return {
-        "rendered_row": rows_of(test, generated["sample_id"]),
-        "rendered_liftnet_regnet": pose,
         "rendered_regnet_pose3d": generated["pose3d_regnet"],
         "rendered_focal_pred": generated["K"][:, 0, 0],
         "rendered_focal_gt": generated["K_gt"][:, 0, 0],

@@ -9,16 +9,25 @@ from typing import Any
 import numpy as np
 import torch
 
+from epoch_kedro.data.crops import crop_source
 from epoch_kedro.data.sources import check_kind, dataset_name, load_test_split
 from epoch_kedro.evaluation.evaluate import (
     evaluate_setting,
     mean_pose,
+    metric_pose,
     motion_groups,
     regnet_section,
 )
 from epoch_kedro.inference.lifting import inputs_from_keypoints, lift_tensors, predict_poses
 from epoch_kedro.models.artifacts import liftnet_from_artifact
 from epoch_kedro.models.liftnet import LiftNet
+from epoch_kedro.reporting.predictions import (
+    camera_fields,
+    overlay_samples,
+    rendered_cameras,
+    rows_of,
+)
+from epoch_kedro.reporting.report import ReportConfig
 from epoch_kedro.training.detector_noise import DetectorNoise, corrupt
 from epoch_kedro.utils.config import from_params
 
@@ -36,6 +45,15 @@ REGNET_SECTIONS = (
     "liftnet_true_2d_regnet_camera",
     "liftnet_gt_rendered_frames",
     "liftnet_reference_regnet",
+)
+
+
+#: The chain and the two mixed settings that locate its error (``_chain_settings``), in order.
+CHAIN_SETTINGS = (
+    "liftnet_regnet",
+    "liftnet_regnet_2d_true_camera",
+    "liftnet_true_2d_regnet_camera",
+    "liftnet_gt_rendered_frames",
 )
 
 
@@ -100,40 +118,131 @@ def _noisy(inputs: dict, params: dict[str, Any] | None) -> tuple[dict, dict]:
 
 
 def _heldout_motion(
-    test: Arrays, generated: Arrays | None, models: dict[str, LiftNet], noise: dict | None
+    test: Arrays, predictions: Arrays, generated: Arrays | None, noise: dict | None
 ) -> dict[str, Any]:
-    """The held-out-motion benchmark: each LiftNet on the test samples of motions that neither
-    it nor the pose prior trained on (``heldout``) and of the others (``seen``), on true 2D + K,
-    on the same 2D with detector-like errors, and the chain's LiftNet on RegNet's outputs."""
+    """The held-out-motion benchmark from the predictions: each LiftNet on the test samples of
+    motions that neither it nor the pose prior trained on (``heldout``) and of the others
+    (``seen``), on true 2D + K, on the same 2D with detector-like errors, and the chain's
+    LiftNet on RegNet's outputs (``generated``, the rendered test frames)."""
     flag = test["heldout_motion"]
-    clean = lift_tensors(test)
-    noisy, used = _noisy(clean, noise)
     section: dict[str, Any] = {
         "actions": sorted(set(test["action"][flag].tolist())),
         "samples": {"seen": int((~flag).sum()), "heldout": int(flag.sum())},
-        "detector_noise": used,
+        "detector_noise": _noise_settings(noise),
     }
-    for name, model in models.items():
-        section[f"{name}_gt"] = motion_groups(predict_poses(model, clean), test)
-        section[f"{name}_noisy_2d"] = motion_groups(predict_poses(model, noisy), test)
-    if generated is not None and len(generated["kp2d"]) and "heldout_motion" in generated:
-        pred = predict_poses(models["liftnet"], lift_tensors(generated))
+    for name in ("liftnet", "liftnet_reference"):
+        section[f"{name}_gt"] = motion_groups(predictions[f"{name}_gt"], test)
+        section[f"{name}_noisy_2d"] = motion_groups(predictions[f"{name}_noisy_2d"], test)
+    if generated is not None and "heldout_motion" in generated:
+        pred = predictions["rendered_liftnet_regnet"]
         section["liftnet_regnet"] = motion_groups(pred, generated)
     return section
 
 
-def evaluate_models(  # noqa: PLR0913 - one argument per catalog input of the node
+def _noise_settings(params: dict[str, Any] | None) -> dict:
+    params = dict(params or {})
+    seed = int(params.pop("seed", 0))
+    noise = from_params(DetectorNoise, {**params, "share": 1.0}, "evaluation.detector_noise")
+    return {**asdict(noise), "seed": seed}
+
+
+def _liftnet_predictions(test: Arrays, models: dict[str, LiftNet], noise: dict | None) -> Arrays:
+    """Each LiftNet on the test split's true inputs and, where motions were held out, on the
+    same 2D with detector-like errors."""
+    inputs = lift_tensors(test)
+    out = {f"{name}_gt": predict_poses(model, inputs) for name, model in models.items()}
+    if test.get("heldout_motion", np.zeros(0, bool)).any():
+        noisy, _ = _noisy(inputs, noise)
+        for name in ("liftnet", "liftnet_reference"):
+            out[f"{name}_noisy_2d"] = predict_poses(models[name], noisy)
+    return out
+
+
+def _chain_predictions(
+    test: Arrays, generated: Arrays, labelled: Arrays, models: dict[str, LiftNet]
+) -> Arrays:
+    """The chain's settings on the rendered test frames (``rendered_*``, rows of the test split
+    in ``rendered_row``) and with boxes from the 2D labels (``label_boxes_*``)."""
+    out = {
+        f"rendered_{name}": predict_poses(models["liftnet"], inputs)
+        for name, inputs in _chain_settings(generated).items()
+    }
+    out["rendered_liftnet_reference_regnet"] = predict_poses(
+        models["liftnet_reference"], lift_tensors(generated)
+    )
+    out["label_boxes_liftnet_regnet"] = predict_poses(models["liftnet"], lift_tensors(labelled))
+    out["rendered_row"] = rows_of(test, generated["sample_id"])
+    return out
+
+
+def predict_test_set(  # noqa: PLR0913 - one argument per catalog input of the node
     model_input_test: Arrays,
-    model_input_train: Arrays,
     regnet_inputs_test: Arrays,
     regnet_inputs_test_label_boxes: Arrays,
     liftnet_model: dict[str, Any],
     liftnet_weak_model: dict[str, Any],
     liftnet_reference_model: dict[str, Any],
+    images: np.ndarray,
+    image_index: Arrays,
+    raw_dataset: Arrays,
+    evaluation: dict[str, Any],
+    dataset: dict[str, Any],
+    report: dict[str, Any],
+    render: dict[str, Any],
+) -> Arrays:
+    """Every setting's per-sample poses on the evaluated test split, once: the metrics and the
+    report are computed from them (``test_predictions``). The rendered ``images``, their index
+    and the raw dataset give the report's overlay frames."""
+    frames = (images, image_index, raw_dataset)
+    params = {"dataset": dataset, "report": report, "render": render}
+    test, tested = _test_set(model_input_test, evaluation, dataset)
+    models = {
+        "liftnet": liftnet_from_artifact(liftnet_model),
+        "liftnet_weak": liftnet_from_artifact(liftnet_weak_model),
+        "liftnet_reference": liftnet_from_artifact(liftnet_reference_model),
+    }
+    out = {
+        # A cross-dataset test split is loaded here and has no ingested sample ids: its rows.
+        "sample_id": test.get("sample_id", np.arange(len(test["kp2d"]))),
+        "action": test["action"],
+        "pose3d_gt": metric_pose(test),
+        **camera_fields(test),
+        **_liftnet_predictions(test, models, evaluation.get("detector_noise")),
+    }
+    generated = regnet_inputs_test
+    chain = len(generated["kp2d"]) > 0 and tested is dataset
+    if chain:
+        out |= _chain_predictions(test, generated, regnet_inputs_test_label_boxes, models)
+    out |= rendered_cameras(generated if chain else None)
+    out |= _overlays(generated if chain else None, frames, params)
+    return {k: v.astype(np.float32) if v.dtype.kind == "f" else v for k, v in out.items()}
+
+
+def _overlays(generated: Arrays | None, frames: tuple, params: dict) -> Arrays:
+    """A few rendered test frames with RegNet's box and 2D, for the report."""
+    images, image_index, raw_dataset = frames
+    config = from_params(ReportConfig, params["report"], "report")
+    if generated is None:  # no chain: no frames to overlay
+        generated = {"sample_id": np.zeros(0, np.int64), "image_size": np.zeros((0, 2)),
+                     "kp2d": np.zeros((0, 17, 2)), "kp2d_gt": np.zeros((0, 17, 2)),
+                     "box": np.zeros((0, 3))}  # fmt: skip
+    render = {**params["render"], "crop_size": config.overlay_crop_size}
+    crop_fn = crop_source(raw_dataset, params["dataset"], render)
+    return overlay_samples(generated, images, image_index, config.overlay_samples, crop_fn,
+                           config.overlay_crop_size)  # fmt: skip
+
+
+def evaluate_models(
+    test_predictions: Arrays,
+    model_input_test: Arrays,
+    model_input_train: Arrays,
+    regnet_inputs_test: Arrays,
+    regnet_inputs_test_label_boxes: Arrays,
     evaluation: dict[str, Any],
     dataset: dict[str, Any],
 ) -> dict[str, Any]:
-    """Every setting on the test subjects: LiftNet on true inputs, the chain, RegNet, baselines.
+    """Every setting's metrics from the per-sample predictions: LiftNet on true inputs, the
+    chain, RegNet, baselines. Nothing is predicted here.
 
     The chain is evaluated with boxes found from the image (``regnet``, ``liftnet_regnet``)
     and with boxes from the 2D labels (``*_label_boxes``).
@@ -144,8 +253,7 @@ def evaluate_models(  # noqa: PLR0913 - one argument per catalog input of the no
     edges = tuple(evaluation.get("distance_edges_m", (3.0, 6.0)))
     test, tested = _test_set(model_input_test, evaluation, dataset)
     cross = tested is not dataset
-    liftnet = liftnet_from_artifact(liftnet_model)
-    reference = liftnet_from_artifact(liftnet_reference_model)
+    pred = test_predictions
     metrics: dict[str, Any] = {
         "dataset": dataset_name(tested),
         "dataset_kind": tested.get("kind"),
@@ -156,34 +264,18 @@ def evaluate_models(  # noqa: PLR0913 - one argument per catalog input of the no
         "test_subjects": sorted(set(test["subject"].tolist())),
         "units": {"errors": "mm", "px_error": "px (full frame)", "pck150": "%", "auc": "%"},
     }
-    inputs = lift_tensors(test)
-    for section, model in (
-        ("liftnet_gt", liftnet),
-        ("liftnet_weak_gt", liftnet_from_artifact(liftnet_weak_model)),
-        ("liftnet_reference_gt", reference),
-    ):
-        metrics[section] = evaluate_setting(predict_poses(model, inputs), test, edges)
+    for section in ("liftnet_gt", "liftnet_weak_gt", "liftnet_reference_gt"):
+        metrics[section] = evaluate_setting(pred[section], test, edges)
+    chain = len(regnet_inputs_test["kp2d"]) > 0 and not cross
     if test.get("heldout_motion", np.zeros(0, bool)).any():
         metrics["heldout_motion"] = _heldout_motion(
-            test,
-            None if cross else regnet_inputs_test,
-            {"liftnet": liftnet, "liftnet_reference": reference},
-            evaluation.get("detector_noise"),
+            test, pred, regnet_inputs_test if chain else None, evaluation.get("detector_noise")
         )
     baseline = np.broadcast_to(mean_pose(model_input_train), test["pose3d_cam"].shape)
     metrics["baseline_mean_pose"] = evaluate_setting(baseline, test, edges)
-    if len(regnet_inputs_test["kp2d"]) and not cross:
-        metrics["regnet"] = regnet_section(regnet_inputs_test, model_input_train)
-        for section, chain_inputs in _chain_settings(regnet_inputs_test).items():
-            pred = predict_poses(liftnet, chain_inputs)
-            metrics[section] = evaluate_setting(pred, regnet_inputs_test, edges)
-        pred = predict_poses(reference, lift_tensors(regnet_inputs_test))
-        metrics["liftnet_reference_regnet"] = evaluate_setting(pred, regnet_inputs_test, edges)
-        # The usual Human3.6M protocol: boxes from the 2D labels instead of the image.
-        labelled = regnet_inputs_test_label_boxes
-        metrics["regnet_label_boxes"] = regnet_section(labelled, model_input_train)
-        pred = predict_poses(liftnet, lift_tensors(labelled))
-        metrics["liftnet_regnet_label_boxes"] = evaluate_setting(pred, labelled, edges)
+    if chain:
+        metrics |= _chain_metrics(pred, regnet_inputs_test, regnet_inputs_test_label_boxes,
+                                  model_input_train, edges)  # fmt: skip
     else:
         reason = _omission_reason(cross, dataset)
         metrics["sections_omitted"] = dict.fromkeys(REGNET_SECTIONS, reason)
@@ -194,3 +286,16 @@ def evaluate_models(  # noqa: PLR0913 - one argument per catalog input of the no
                 _HEADLINE, section, m["mpjpe"], m["n_mpjpe"], m["pa_mpjpe"], m["pck150"], m["auc"]
             )
     return metrics
+
+
+def _chain_metrics(pred, generated, labelled, train, edges) -> dict[str, Any]:
+    """RegNet's 2D and camera, and the chain's settings, with found and with label boxes."""
+    out: dict[str, Any] = {"regnet": regnet_section(generated, train)}
+    for section in (*CHAIN_SETTINGS, "liftnet_reference_regnet"):
+        out[section] = evaluate_setting(pred[f"rendered_{section}"], generated, edges)
+    # The usual Human3.6M protocol: boxes from the 2D labels instead of the image.
+    out["regnet_label_boxes"] = regnet_section(labelled, train)
+    out["liftnet_regnet_label_boxes"] = evaluate_setting(
+        pred["label_boxes_liftnet_regnet"], labelled, edges
+    )
+    return out

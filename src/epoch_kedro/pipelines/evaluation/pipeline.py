@@ -2,11 +2,10 @@
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from epoch_kedro.pipelines.evaluation.nodes import evaluate_models
+from epoch_kedro.pipelines.evaluation.nodes import evaluate_models, predict_test_set
 from epoch_kedro.pipelines.evaluation.report_nodes import (
     build_report,
     collect_training_curves,
-    predict_test_poses,
     tabulate_results,
 )
 
@@ -23,44 +22,45 @@ REPORT_FIGURES: tuple[str, ...] = (
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Trained models + test split -> metrics.json -> per-sample predictions, tables, report."""
+    """Trained models + test split -> every setting's per-sample predictions (once) ->
+    metrics.json, tables, report."""
     return pipeline(
         [
             node(
-                evaluate_models,
+                predict_test_set,
                 inputs=[
                     "model_input_test",
-                    "model_input_train",
                     "regnet_inputs_test",
                     "regnet_inputs_test_label_boxes",
-                    "liftnet_model",
-                    "liftnet_weak_model",
-                    "liftnet_reference_model",
-                    "params:evaluation",
-                    "params:dataset",
-                ],
-                outputs="metrics",
-                name="evaluate_models",
-                tags=["reporting"],
-            ),
-            node(
-                predict_test_poses,
-                inputs=[
-                    "model_input_test",
-                    "regnet_inputs_test",
                     "liftnet_model",
                     "liftnet_weak_model",
                     "liftnet_reference_model",
                     "images",
                     "image_index",
                     "raw_dataset",
-                    "params:report",
+                    "params:evaluation",
                     "params:dataset",
+                    "params:report",
                     "params:render",
                 ],
                 outputs="test_predictions",
-                name="predict_test_poses",
+                name="predict_test_set",
                 tags=["inference"],
+            ),
+            node(
+                evaluate_models,
+                inputs=[
+                    "test_predictions",
+                    "model_input_test",
+                    "model_input_train",
+                    "regnet_inputs_test",
+                    "regnet_inputs_test_label_boxes",
+                    "params:evaluation",
+                    "params:dataset",
+                ],
+                outputs="metrics",
+                name="evaluate_models",
+                tags=["reporting"],
             ),
             node(
                 tabulate_results,

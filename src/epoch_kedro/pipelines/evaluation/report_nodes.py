@@ -1,7 +1,7 @@
-"""Report nodes: per-sample test predictions, tables, figures and ``report.html``.
+"""Report nodes: tables, figures and ``report.html``.
 
-They run after ``evaluate_models`` and read only what the catalog holds (``metrics.json``, the
-models, the test inputs, the training histories), so the report can be rebuilt alone with
+Pure functions of what the catalog holds (``metrics.json``, the per-sample test predictions,
+the training histories): nothing is predicted here. The report can be rebuilt alone with
 ``kedro run --pipelines evaluation``.
 """
 
@@ -14,10 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from epoch_kedro.data.crops import crop_source
-from epoch_kedro.models.artifacts import liftnet_from_artifact
 from epoch_kedro.reporting import figures as F
-from epoch_kedro.reporting import predictions as P
 from epoch_kedro.reporting import tables as T
 from epoch_kedro.reporting.report import ReportConfig, build_figures, report_page
 from epoch_kedro.utils.config import from_params
@@ -25,40 +22,6 @@ from epoch_kedro.utils.config import from_params
 logger = logging.getLogger(__name__)
 
 Arrays = dict[str, np.ndarray]
-
-
-def predict_test_poses(  # noqa: PLR0913 - one argument per catalog input of the node
-    model_input_test: Arrays,
-    regnet_inputs_test: Arrays,
-    liftnet_model: dict[str, Any],
-    liftnet_weak_model: dict[str, Any],
-    liftnet_reference_model: dict[str, Any],
-    images: np.ndarray,
-    image_index: Arrays,
-    raw_dataset: Arrays,
-    report: dict[str, Any],
-    dataset: dict[str, Any],
-    render: dict[str, Any],
-) -> Arrays:
-    """Per-sample poses of every setting on the test split, RegNet's camera, overlay frames."""
-    config = from_params(ReportConfig, report, "report")
-    liftnet = liftnet_from_artifact(liftnet_model)
-    models = {
-        "liftnet_gt": liftnet,
-        "liftnet_weak_gt": liftnet_from_artifact(liftnet_weak_model),
-        "liftnet_reference_gt": liftnet_from_artifact(liftnet_reference_model),
-    }
-    out = P.liftnet_predictions(model_input_test, models)
-    out |= P.chain_predictions(model_input_test, regnet_inputs_test, liftnet)
-    out |= P.overlay_samples(
-        regnet_inputs_test,
-        images,
-        image_index,
-        config.overlay_samples,
-        crop_source(raw_dataset, dataset, {**render, "crop_size": config.overlay_crop_size}),
-        config.overlay_crop_size,
-    )
-    return {k: v.astype(np.float32) if v.dtype.kind == "f" else v for k, v in out.items()}
 
 
 def tabulate_results(
