@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from epoch_kedro.reporting.tables import SETTING_LABELS
+from epoch_kedro.utils.config import flatten
 
 
 def _pose(metrics: Mapping[str, Any], key: str) -> Mapping[str, float] | None:
@@ -117,19 +118,9 @@ def _git(*args: str, cwd: Path) -> str | None:
     return out.stdout.strip()
 
 
-def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, Mapping):
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
 def changed_parameters(params: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
     """The dotted parameters whose value differs from the default profile's."""
-    ours, base = _flatten(params), _flatten(defaults)
+    ours, base = flatten(params), flatten(defaults)
     return {k: v for k, v in sorted(ours.items()) if base.get(k, object()) != v}
 
 
@@ -142,7 +133,7 @@ def provenance(
 
     commit = _git("rev-parse", "HEAD", cwd=project)
     status = _git("status", "--porcelain", "--untracked-files=no", cwd=project)
-    seeds = {k: v for k, v in _flatten(params).items() if k.endswith("seed")}
+    seeds = {k: v for k, v in flatten(params).items() if k.endswith("seed")}
     return {
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": commit or "unknown (not a git checkout)",

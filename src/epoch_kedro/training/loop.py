@@ -18,6 +18,7 @@ from torch import nn
 
 from epoch_kedro.errors import CheckpointError
 from epoch_kedro.utils.checkpoint import content_hash, load_checkpoint, save_checkpoint
+from epoch_kedro.utils.config import flatten
 from epoch_kedro.utils.progress import progress
 from epoch_kedro.utils.runtime import autocast, pick_device, seed_everything
 
@@ -90,19 +91,9 @@ def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
 
-def _flatten(meta: dict, prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in meta.items():
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
 def _changes(old: dict, new: dict) -> list[str]:
     """What differs between a checkpoint's meta and this run's, in words."""
-    before, after = _flatten(old), _flatten(new)
+    before, after = flatten(old), flatten(new)
     changes = []
     if before.get("data") != after.get("data"):
         changes.append("the training data changed")

@@ -59,3 +59,14 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any] | None) -> dict[st
         both_dicts = isinstance(value, dict) and isinstance(out.get(key), dict)
         out[key] = deep_merge(out[key], value) if both_dicts else value
     return out
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested dict as ``{"a.b.c": value}`` (dotted paths, as parameters are named)."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
