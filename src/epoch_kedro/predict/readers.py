@@ -19,6 +19,7 @@ from epoch_kedro.errors import EpochError
 from epoch_kedro.inference.images import IMAGE_SUFFIXES
 from epoch_kedro.keypoints import LAYOUTS, layout_of
 from epoch_kedro.skeleton import JOINT_NAMES
+from epoch_kedro.utils.progress import progress
 
 KEYPOINT_SUFFIXES = (".json", ".csv", ".npz")
 
@@ -270,7 +271,7 @@ def read_poses(files: list[Path], options: ReadOptions = ReadOptions()) -> Poses
         raise PredictError(f"--layout {options.layout}: expected auto, openpose or one of "
                            f"{sorted(LAYOUTS)}")  # fmt: skip
     poses: Poses | None = None
-    for source in files:
+    for source in progress(files, "Reading keypoint files", unit="file"):
         if source.suffix.lower() == ".json":
             poses = _read_json(source, poses, options)
         elif source.suffix.lower() in (".csv", ".npz"):
