@@ -21,7 +21,7 @@ from epoch_kedro.geometry import UNDISTORT_ITERATIONS
 AT_LEAST_ONE = frozenset({
     "epochs", "batch_size", "size", "crop_size", "image_size", "context_size", "frame_stride",
     "sequences_per_action", "frames_per_sequence", "per_sequence", "width", "blocks",
-    "hidden", "validation_samples", "n_components", "undistort_iterations",
+    "hidden", "validation_samples", "n_components",
 })  # fmt: skip
 NON_NEGATIVE = frozenset({
     "refine", "warmup_steps", "max_steps_per_epoch", "seed", "torch_threads", "noise_std",
@@ -116,6 +116,13 @@ def _builders() -> dict[str, Callable[[dict[str, Any], dict[str, Any]], list]]:
                 raise ParameterError(f"render.{key}={value!r}: expected an integer >= {least}")
         return [("render", crop_config(p)), ("render.box", box_config(p))]
 
+    def normalization(p, _):
+        iterations = p.get("undistort_iterations", UNDISTORT_ITERATIONS)
+        if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
+            raise ParameterError(f"normalization.undistort_iterations={iterations!r}: "
+                                 "expected an integer >= 1")  # fmt: skip
+        return []
+
     def generate(p, _):
         settings = from_params(ChainSettings, p, "generate_inputs")
         _choice(settings.boxes, "generate_inputs.boxes", BOX_SOURCES)
@@ -140,7 +147,7 @@ def _builders() -> dict[str, Callable[[dict[str, Any], dict[str, Any]], list]]:
         "dataset": dataset,
         "synthetic": lambda p, _: [("synthetic", SyntheticConfig.from_params(dict(p)))],
         "render": render,
-        "normalization": lambda p, _: [],
+        "normalization": normalization,
         "flow": lambda p, _: [
             ("flow.model", from_params(FlowConfig, p.get("model"), "flow.model")),
             ("flow.loop", from_params(LoopConfig, p.get("loop"), "flow.loop")),
@@ -173,8 +180,3 @@ def check_parameters(params: dict[str, Any]) -> None:
             raise ParameterError(" ".join(str(err).split())) from err
         for prefix, config in configs:
             check_ranges(config, prefix)
-    normalization = params.get("normalization") or {}
-    iterations = normalization.get("undistort_iterations", UNDISTORT_ITERATIONS)
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
-        raise ParameterError(f"normalization.undistort_iterations={iterations!r}: "
-                             "expected an integer >= 1")  # fmt: skip

@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from epoch_kedro.reporting.tables import SETTING_LABELS
 from epoch_kedro.utils.config import flatten
 
 
@@ -102,11 +101,6 @@ def findings(metrics: Mapping[str, Any]) -> list[str]:
                 f"{metrics.get('dataset', '?')} test split."
             )
     return sentences or ["No 3D pose setting was evaluated."]
-
-
-def label(key: str) -> str:
-    """The readable name of a metrics setting (its identifier when it has none)."""
-    return SETTING_LABELS.get(key, key)
 
 
 def _git(*args: str, cwd: Path) -> str | None:

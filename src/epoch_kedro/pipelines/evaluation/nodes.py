@@ -107,14 +107,9 @@ def _omission_reason(cross: bool, dataset: dict[str, Any]) -> str:
 def _noisy(inputs: dict, params: dict[str, Any] | None) -> tuple[dict, dict]:
     """LiftNet inputs with detector-like errors on every sample (``evaluation.detector_noise``;
     its ``seed`` fixes the draw) and the noise settings used."""
-    params = dict(params or {})
-    seed = int(params.pop("seed", 0))
-    noise = from_params(DetectorNoise, {**params, "share": 1.0}, "evaluation.detector_noise")
+    noise, seed = _detector_noise(params)
     noise.validate()
-    return corrupt(inputs, noise, torch.Generator().manual_seed(seed)), {
-        **asdict(noise),
-        "seed": seed,
-    }
+    return corrupt(inputs, noise, torch.Generator().manual_seed(seed)), _noise_settings(params)
 
 
 def _heldout_motion(
@@ -139,10 +134,16 @@ def _heldout_motion(
     return section
 
 
-def _noise_settings(params: dict[str, Any] | None) -> dict:
+def _detector_noise(params: dict[str, Any] | None) -> tuple[DetectorNoise, int]:
+    """``evaluation.detector_noise``: the noise on every sample, and the seed of its draw."""
     params = dict(params or {})
     seed = int(params.pop("seed", 0))
-    noise = from_params(DetectorNoise, {**params, "share": 1.0}, "evaluation.detector_noise")
+    return from_params(DetectorNoise, {**params, "share": 1.0}, "evaluation.detector_noise"), seed
+
+
+def _noise_settings(params: dict[str, Any] | None) -> dict:
+    """The noise settings as ``metrics.json`` records them."""
+    noise, seed = _detector_noise(params)
     return {**asdict(noise), "seed": seed}
 
 
@@ -163,12 +164,13 @@ def _chain_predictions(
 ) -> Arrays:
     """The chain's settings on the rendered test frames (``rendered_*``, rows of the test split
     in ``rendered_row``) and with boxes from the 2D labels (``label_boxes_*``)."""
+    settings = _chain_settings(generated)
     out = {
         f"rendered_{name}": predict_poses(models["liftnet"], inputs)
-        for name, inputs in _chain_settings(generated).items()
+        for name, inputs in settings.items()
     }
     out["rendered_liftnet_reference_regnet"] = predict_poses(
-        models["liftnet_reference"], lift_tensors(generated)
+        models["liftnet_reference"], settings["liftnet_regnet"]
     )
     out["label_boxes_liftnet_regnet"] = predict_poses(models["liftnet"], lift_tensors(labelled))
     out["rendered_row"] = rows_of(test, generated["sample_id"])
