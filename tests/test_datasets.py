@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import zipfile
@@ -102,3 +103,68 @@ def test_atomic_dataset_replaces_the_file_only_when_the_write_completes(tmp_path
         ds.save({"a": object()})  # not JSON: the inner write fails half-way
     assert ds.load() == {"a": 1}  # the previous file is intact
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]  # no temporary left
+
+
+def test_grouped_files_move_into_place_together_when_the_run_succeeds(tmp_path):
+    from epoch_kedro.datasets import AtomicDataset, atomic
+
+    json_ds = {"type": "json.JSONDataset"}
+    metrics = AtomicDataset(filepath=str(tmp_path / "metrics.json"), dataset=json_ds, group="r")
+    page = AtomicDataset(
+        filepath=str(tmp_path / "report.html"), dataset={"type": "text.TextDataset"}, group="r"
+    )
+    alone = AtomicDataset(filepath=str(tmp_path / "other.json"), dataset=json_ds)
+    metrics.save({"run": 1})
+    page.save("<p>run 1</p>")
+    atomic.begin()
+    try:
+        metrics.save({"run": 2})
+        page.save("<p>run 2</p>")
+        alone.save({"run": 2})  # not grouped: in place at once
+        assert metrics.load() == {"run": 2}  # later nodes of the run read the new file ...
+        assert json.loads((tmp_path / "metrics.json").read_text()) == {"run": 1}  # old in place
+        assert json.loads((tmp_path / "other.json").read_text()) == {"run": 2}
+        assert atomic.commit() == [(tmp_path / "metrics.json"), (tmp_path / "report.html")]
+    finally:
+        atomic.discard()
+    assert metrics.load() == {"run": 2} and page.load() == "<p>run 2</p>"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json", "other.json",
+                                                          "report.html"]  # fmt: skip
+
+
+def test_grouped_files_are_dropped_when_the_run_fails(tmp_path):
+    from epoch_kedro.datasets import AtomicDataset, atomic
+
+    metrics = AtomicDataset(
+        filepath=str(tmp_path / "metrics.json"), dataset={"type": "json.JSONDataset"}, group="r"
+    )
+    metrics.save({"run": 1})
+    atomic.begin()
+    metrics.save({"run": 2})
+    metrics.save({"run": 3})  # saved twice in one run: one temporary file, the newest
+    assert len(list(tmp_path.iterdir())) == 2
+    atomic.discard()
+    assert metrics.load() == {"run": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]
+
+
+def test_a_write_the_disk_refuses_is_one_line_naming_the_file(tmp_path, monkeypatch):
+    import errno
+
+    import matplotlib.figure
+
+    from epoch_kedro.datasets import AtomicDataset
+    from epoch_kedro.errors import WriteError
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", full_disk)
+    path = tmp_path / "plot.png"
+    ds = AtomicDataset(filepath=str(path), dataset={"type": "matplotlib.MatplotlibDataset"})
+    with pytest.raises(DatasetError) as info:
+        ds.save(matplotlib.figure.Figure())
+    cause = explained(info.value)
+    assert isinstance(cause, WriteError)
+    assert re.fullmatch(r"cannot write .*/plot\.png: No space left on device", str(cause))
+    assert list(tmp_path.iterdir()) == []

@@ -1,4 +1,4 @@
-"""The project's own errors: bad data, bad parameters, missing or damaged artifacts.
+"""The project's own errors: bad data, bad parameters, missing, damaged or unwritable artifacts.
 
 Each is raised with one line that names the file, key or parameter and what was expected.
 ``kedro run`` prints that line alone and exits non-zero (:mod:`epoch_kedro.cli`); the full
@@ -29,6 +29,11 @@ class MissingArtifactError(EpochError, FileNotFoundError):
 
 class DamagedFileError(EpochError, ValueError):
     """A file that exists but cannot be read: truncated, corrupted, or of another format."""
+
+
+class WriteError(EpochError, OSError):
+    """An artifact that could not be written (a full disk, a folder where a file goes); the
+    previous one is left as it was."""
 
 
 def verbose() -> bool:

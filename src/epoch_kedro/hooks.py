@@ -1,5 +1,6 @@
 """Kedro hooks: parameters checked before anything is written, the run's provenance handed to
-the report, and the report's headline and path logged at the end."""
+the report, the report's files moved into place together at the end (or dropped on failure),
+and the report's headline and path logged."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from kedro.config import OmegaConfigLoader
 from kedro.framework.hooks import hook_impl
 
+from epoch_kedro.datasets import atomic
 from epoch_kedro.parameters import check_parameters
 
 logger = logging.getLogger(__name__)
@@ -23,7 +25,7 @@ class RunHooks:
     the report is."""
 
     def __init__(self) -> None:
-        self._report: Path | None = None
+        self._report: tuple[str, str] | None = None
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
@@ -32,17 +34,25 @@ class RunHooks:
         project = Path(run_params.get("project_path") or Path.cwd())
         if RUN_INFO in pipeline.inputs():
             catalog[RUN_INFO] = _provenance(project, run_params, params)
-        self._report = _report_path(catalog) if "report_html" in pipeline.outputs() else None
+        self._report = _report_outputs(pipeline.outputs())
+        atomic.begin()
 
     @hook_impl
     def after_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
-        if self._report is None or not self._report.is_file():
+        atomic.commit()
+        path = _report_path(catalog, self._report)
+        if path is None or not path.is_file():
             return
         from epoch_kedro.reporting.findings import findings
 
-        metrics = catalog.load("metrics")
+        metrics = catalog.load(self._report[1])
         logger.info("%s", findings(metrics)[0])
-        logger.info("The report is at %s", self._report)
+        logger.info("The report is at %s", path)
+
+    @hook_impl
+    def on_pipeline_error(self, error: Exception, run_params: dict[str, Any]) -> None:
+        # The report's files change together or not at all.
+        atomic.discard()
 
 
 def _provenance(project: Path, run_params: dict[str, Any], params: dict[str, Any]) -> dict:
@@ -54,9 +64,23 @@ def _provenance(project: Path, run_params: dict[str, Any], params: dict[str, Any
     return provenance(project, run_params.get("env"), params, defaults)
 
 
-def _report_path(catalog: Any) -> Path | None:
-    """Where ``report_html`` is written (None when the catalog does not say)."""
+def _report_outputs(outputs: set[str]) -> tuple[str, str] | None:
+    """The report page and metrics a pipeline writes (``report_html`` and ``metrics``, or the
+    same under a namespace, as the ``cross_dataset`` pipeline names them), if it writes one."""
+    for name in sorted(outputs):
+        namespace, _, base = name.rpartition(".")
+        if base == "report_html":
+            prefix = f"{namespace}." if namespace else ""
+            return name, f"{prefix}metrics"
+    return None
+
+
+def _report_path(catalog: Any, report: tuple[str, str] | None) -> Path | None:
+    """Where the report page is written (None when the run writes none or the catalog does not
+    say)."""
+    if report is None:
+        return None
     try:
-        return Path(catalog.get("report_html")._filepath).resolve()
+        return Path(catalog.get(report[0])._filepath).resolve()
     except (AttributeError, KeyError, TypeError):
         return None

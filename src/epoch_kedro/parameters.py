@@ -105,8 +105,8 @@ def _builders() -> dict[str, Callable[[dict[str, Any], dict[str, Any]], list]]:
     from epoch_kedro.training.loop import LoopConfig
     from epoch_kedro.utils.config import deep_merge, from_params
 
-    def dataset(p, _):
-        _choice(p.get("kind", "synthetic"), "dataset.kind", SUPPORTED_KINDS)
+    def dataset(p, _, prefix="dataset"):
+        _choice(p.get("kind", "synthetic"), f"{prefix}.kind", SUPPORTED_KINDS)
         return []
 
     def render(p, _):
@@ -139,6 +139,12 @@ def _builders() -> dict[str, Callable[[dict[str, Any], dict[str, Any]], list]]:
         return check
 
     def evaluation(p, _):
+        if p.get("dataset") is not None:
+            raise ParameterError(
+                "evaluation.dataset is no longer read: cross-dataset evaluation is its own "
+                "pipeline (kedro run --pipeline=cross_dataset --params "
+                "cross_dataset.dataset.kind=...)"
+            )
         noise = {k: v for k, v in (p.get("detector_noise") or {}).items() if k != "seed"}
         prefix = "evaluation.detector_noise"
         return [(prefix, from_params(DetectorNoise, noise, prefix))]
@@ -161,6 +167,7 @@ def _builders() -> dict[str, Callable[[dict[str, Any], dict[str, Any]], list]]:
         "liftnet_weak": lift("liftnet_weak"),
         "liftnet_reference": lift("liftnet_reference"),
         "evaluation": evaluation,
+        "cross_dataset": lambda p, _: dataset(p.get("dataset") or {}, _, "cross_dataset.dataset"),
     }
 
 

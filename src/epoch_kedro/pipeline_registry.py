@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline
 
+from epoch_kedro.pipelines import cross_dataset
 from epoch_kedro.pipelines.full.pipeline import stage_pipelines
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    """Every stage by name, ``full`` (all stages) and ``__default__`` (= ``full``)."""
+    """Every stage by name, ``full`` (all stages), ``__default__`` (= ``full``) and
+    ``cross_dataset`` (the trained models on another dataset's test set; not part of ``full``)."""
     pipelines = stage_pipelines()
     pipelines["full"] = sum(pipelines.values(), Pipeline([]))
     pipelines["__default__"] = pipelines["full"]
+    pipelines["cross_dataset"] = cross_dataset.create_pipeline()
     return pipelines

@@ -6,13 +6,11 @@ import numpy as np
 import pytest
 
 from epoch_kedro.data.sources import (
+    dataset_name,
     frame_strides,
     load_source,
-    load_test_split,
     resolve_splits,
 )
-
-from .real_fixtures import write_3dhp
 
 SYNTHETIC_SPLITS = {"train": ["S1"], "val": ["S2"], "test": ["S9"]}
 
@@ -52,12 +50,26 @@ def test_real_kinds_need_a_root() -> None:
         load_source({"kind": "coco"}, {}, None)
 
 
-def test_test_split_of_another_kind(synthetic_small, tmp_path) -> None:
-    write_3dhp(tmp_path, synthetic_small, ("TS1", "TS2", "TS3", "TS4", "TS5", "TS6"), n=8)
-    split = load_test_split({"kind": "mpi_inf_3dhp", "root": str(tmp_path)})
-    assert sorted(set(split["subject"].tolist())) == ["TS1", "TS2", "TS3", "TS4", "TS5", "TS6"]
-    assert {"pose3d_cam", "pose3d_metric_cam", "rays", "pose2d"} <= split.keys()
-    only = load_test_split(
-        {"kind": "mpi_inf_3dhp", "root": str(tmp_path), "test_subjects": ["TS5"]}
-    )
-    assert set(only["subject"].tolist()) == {"TS5"}
+def test_an_evaluate_only_dataset_has_a_test_split_alone() -> None:
+    only = {"evaluate_only": True}
+    assert resolve_splits(SYNTHETIC_SPLITS, {"kind": "h36m", **only}) == {"test": ["S9", "S11"]}
+    tested = resolve_splits(SYNTHETIC_SPLITS, {"kind": "mpi_inf_3dhp", **only})
+    assert tested == {"test": ["TS1", "TS2", "TS3", "TS4", "TS5", "TS6"]}
+    assert resolve_splits(SYNTHETIC_SPLITS, {"kind": "synthetic", **only}) == {"test": ["S9"]}
+    narrowed = {"kind": "mpi_inf_3dhp", "test_subjects": ["TS5"], **only}
+    assert resolve_splits(SYNTHETIC_SPLITS, narrowed) == {"test": ["TS5"]}
+
+
+def test_an_evaluate_only_synthetic_dataset_generates_its_test_subjects_alone() -> None:
+    params = {"seed": 7, "subjects": ["S1", "S9"], "actions": ["walking"], "frames_per_sequence": 4,
+              "sequences_per_action": 1, "cameras": {"per_sequence": 1}}  # fmt: skip
+    everyone = load_source({"kind": "synthetic"}, params, {"train": ["S1"], "test": ["S9"]})
+    tested = {"kind": "synthetic", "evaluate_only": True}
+    alone = load_source(tested, params, {"test": ["S9"]})
+    assert set(alone["subject"].tolist()) == {"S9"}
+    # Each subject draws from its own random streams: S9 comes out the same either way.
+    np.testing.assert_array_equal(alone["pose3d_world"], everyone["pose3d_world"][-4:])
+    reseeded = load_source({**tested, "synthetic": {"seed": 8}}, params, {"test": ["S9"]})
+    assert not np.allclose(reseeded["pose3d_world"], alone["pose3d_world"])
+    assert dataset_name({**tested, "synthetic": {"seed": 8}}) == "synthetic (seed 8)"
+    assert dataset_name({**tested, "name": "mine", "synthetic": {"seed": 8}}) == "mine"

@@ -14,11 +14,40 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_registry_has_every_stage_full_and_default():
     pipelines = register_pipelines()
-    assert set(pipelines) == {*STAGES, "full", "__default__"}
+    assert set(pipelines) == {*STAGES, "full", "__default__", "cross_dataset"}
     full_nodes = {n.name for n in pipelines["full"].nodes}
     stage_nodes = {n.name for name in STAGES for n in pipelines[name].nodes}
     assert full_nodes == stage_nodes
     assert pipelines["__default__"] is pipelines["full"]
+
+
+def test_cross_dataset_runs_the_stages_own_nodes_under_its_namespace():
+    """Cross-dataset evaluation re-implements nothing: each of its nodes is a node of a stage,
+    and everything the other dataset produces carries the namespace."""
+    pipelines = register_pipelines()
+    stage_funcs = {n.name.split(".", 1)[1]: n.func for n in pipelines["full"].nodes}
+    cross = pipelines["cross_dataset"]
+    for n in cross.nodes:
+        namespace, _, name = n.name.partition(".")
+        assert namespace == "cross_dataset" and stage_funcs[name] is n.func, n.name
+    assert {"ingest_dataset", "build_model_inputs", "evaluate_models", "build_report"} <= {
+        n.name.split(".", 1)[1] for n in cross.nodes
+    }
+    assert all(name.startswith("cross_dataset.") for name in cross.outputs())
+    assert not cross.outputs() & pipelines["full"].outputs()  # writes nothing of the run's
+
+
+def test_cross_dataset_files_are_in_the_catalog_beside_the_runs():
+    from kedro.config import OmegaConfigLoader
+    from kedro.io import DataCatalog
+
+    conf = OmegaConfigLoader(str(ROOT / "conf"), base_env="base", default_run_env="base")
+    catalog = DataCatalog.from_config(conf["catalog"])
+    for name in ("cross_dataset.metrics", "cross_dataset.report_html",
+                 "cross_dataset.figure_skeletons_3d"):  # fmt: skip
+        dataset = catalog.get(name)
+        assert "/08_reporting/cross_dataset/" in str(dataset._filepath), name
+        assert dataset.metadata["kedro-viz"]["layer"] == "reporting", name
 
 
 def test_full_is_importable_on_its_own():

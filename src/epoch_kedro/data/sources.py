@@ -17,11 +17,9 @@ from typing import Any
 import numpy as np
 
 from epoch_kedro.data import h36m, mpi_inf_3dhp
-from epoch_kedro.data.normalize import to_model_input
 from epoch_kedro.data.schema import take
 from epoch_kedro.data.synthetic import SyntheticConfig, generate_synthetic
-from epoch_kedro.data.validate import validate_dataset
-from epoch_kedro.geometry import UNDISTORT_ITERATIONS
+from epoch_kedro.utils.config import deep_merge
 
 logger = logging.getLogger(__name__)
 
@@ -31,9 +29,8 @@ PROTOCOL_SPLITS: dict[str, dict[str, list[str]]] = {
     "h36m": h36m.PROTOCOL_SPLITS,
     "mpi_inf_3dhp": mpi_inf_3dhp.PROTOCOL_SPLITS,
 }
-#: The test set of each kind, as cross-dataset evaluation reads it.
+#: The test set of each real kind, as an evaluate-only dataset loads it (:func:`test_subjects`).
 TEST_SUBJECTS: dict[str, tuple[str, ...]] = {
-    "synthetic": ("S9", "S11"),
     "h36m": h36m.TEST_SUBJECTS,
     "mpi_inf_3dhp": mpi_inf_3dhp.TEST_SUBJECTS,
 }
@@ -51,19 +48,42 @@ def check_kind(dataset: Mapping[str, Any]) -> str:
 
 
 def dataset_name(dataset: Mapping[str, Any]) -> str:
-    """The name reported for a dataset: ``dataset.name`` if set, else its kind."""
-    return str(dataset.get("name") or dataset.get("kind"))
+    """The name reported for a dataset: ``dataset.name`` if set, else its kind (and the seed of
+    a synthetic one drawn with its own, ``dataset.synthetic.seed``)."""
+    if dataset.get("name"):
+        return str(dataset["name"])
+    seed = (dataset.get("synthetic") or {}).get("seed")
+    own_seed = dataset.get("kind") == "synthetic" and seed is not None
+    return f"synthetic (seed {seed})" if own_seed else str(dataset.get("kind"))
 
 
 def resolve_splits(splits: Splits, dataset: Mapping[str, Any]) -> Splits:
     """Subject splits for ``dataset``: ``dataset.splits`` if set, else the kind's protocol.
 
-    The synthetic kind's protocol is the ``splits`` parameter itself.
+    The synthetic kind's protocol is the ``splits`` parameter itself. An evaluate-only dataset
+    (:func:`evaluate_only`) has a test split and nothing else.
     """
+    if evaluate_only(dataset):
+        return {"test": test_subjects(dataset, splits)}
     if dataset.get("splits"):
         return {name: list(members) for name, members in dataset["splits"].items()}
     kind = check_kind(dataset)
     return dict(splits) if kind == "synthetic" else PROTOCOL_SPLITS[kind]
+
+
+def evaluate_only(dataset: Mapping[str, Any]) -> bool:
+    """``dataset.evaluate_only``: only the test subjects are loaded, as the test split (the
+    dataset a trained model is tested on in cross-dataset evaluation)."""
+    return bool(dataset.get("evaluate_only"))
+
+
+def test_subjects(dataset: Mapping[str, Any], splits: Splits) -> list[str]:
+    """``dataset.test_subjects`` if set, else the kind's test set (h36m: S9 S11; mpi_inf_3dhp:
+    TS1..TS6; synthetic: the ``splits`` parameter's)."""
+    if dataset.get("test_subjects"):
+        return list(dataset["test_subjects"])
+    kind = check_kind(dataset)
+    return list(splits["test"] if kind == "synthetic" else TEST_SUBJECTS[kind])
 
 
 def frame_strides(dataset: Mapping[str, Any], splits: Splits) -> dict[str, int]:
@@ -121,7 +141,7 @@ def load_source(
         return h36m.load_h36m(config, subjects, strides)
     if kind == "mpi_inf_3dhp":
         return mpi_inf_3dhp.load_mpi_inf_3dhp(_root(dataset), subjects, strides)
-    config = SyntheticConfig.from_params(dict(synthetic))
+    config = SyntheticConfig.from_params(_synthetic_params(dataset, synthetic, subjects))
     logger.info(
         "Generating synthetic dataset: %d subjects x %d actions x %d sequences x %d frames x "
         "%d cameras (seed %d)",
@@ -135,27 +155,13 @@ def load_source(
     return _stride_rows(generate_synthetic(config), strides)
 
 
-def load_test_split(
-    dataset: Mapping[str, Any],
-    synthetic: Mapping[str, Any] | None = None,
-    undistort_iterations: int = UNDISTORT_ITERATIONS,
-) -> dict[str, np.ndarray]:
-    """Model inputs of the test set of ``dataset`` (another kind, for cross-dataset evaluation).
-
-    ``dataset`` takes the keys of the ``dataset`` parameter; ``test_subjects`` overrides the
-    kind's test set (h36m: S9 S11; mpi_inf_3dhp: TS1..TS6; synthetic: S9 S11).
-    """
-    kind = check_kind(dataset)
-    subjects = list(dataset.get("test_subjects") or TEST_SUBJECTS[kind])
-    stride = dataset.get("frame_stride", 1) or 1
-    stride = stride.get("test", 1) if isinstance(stride, Mapping) else stride
-    test = {"test": subjects}
-    data = load_source({**dataset, "frame_stride": {"test": stride}}, synthetic or {}, test)
-    name = dataset_name(dataset)
-    validate_dataset(data, name)
-    missing = sorted(set(subjects) - set(np.unique(data["subject"]).tolist()))
-    if missing:
-        raise ValueError(f"dataset {name!r}: test subject(s) {missing} absent from the data")
-    data = take(data, np.isin(data["subject"], subjects))
-    logger.info("Test set of %s (%s): %d samples", name, ", ".join(subjects), len(data["kp2d"]))
-    return to_model_input(data, undistort_iterations=undistort_iterations)
+def _synthetic_params(
+    dataset: Mapping[str, Any], synthetic: Mapping[str, Any], subjects: list[str] | None
+) -> dict[str, Any]:
+    """The generator's parameters: ``synthetic``, with ``dataset.synthetic`` over it (e.g. another
+    seed for a cross-dataset test set); an evaluate-only dataset generates its test subjects
+    alone (each subject has its own random streams, so they come out the same)."""
+    params = deep_merge(dict(synthetic), dict(dataset.get("synthetic") or {}))
+    if evaluate_only(dataset) and subjects:
+        params["subjects"] = subjects
+    return params

@@ -202,20 +202,26 @@ def _unique_strings(values: Iterable[str]) -> set[str]:
     return {str(v) for v in np.unique(arr)}
 
 
-def validate_splits(splits: dict[str, list[str]], subjects: Iterable[str], name: str) -> None:
+def validate_splits(
+    splits: dict[str, list[str]],
+    subjects: Iterable[str],
+    name: str,
+    required: tuple[str, ...] = ("train", "test"),
+) -> None:
     """Raise unless ``splits`` (split -> subject list) are non-empty, known and leak no test
     subject.
 
     ``subjects`` are the subjects present in the data (e.g. the per-sample ``subject`` field);
-    a 'val' split is optional, and any split present must be non-empty. 'train' and 'val' may
+    a 'val' split is optional (``required`` names the others), and any split present must be
+    non-empty. 'train' and 'val' may
     share subjects (the Human3.6M protocol trains on all five training subjects, and model
     selection uses unsupervised losses only); 'test' shares none with any other split.
     """
-    required = [split for split in ("train", "test") if split not in splits]
-    if required:
+    missing = [split for split in required if split not in splits]
+    if missing:
         raise DatasetValidationError(
-            f"dataset {name!r}: splits must include 'train' and 'test'; missing {required}, "
-            f"got {sorted(splits)}"
+            f"dataset {name!r}: splits must include {' and '.join(map(repr, required))}; "
+            f"missing {missing}, got {sorted(splits)}"
         )
     for split, members in splits.items():
         if isinstance(members, str):

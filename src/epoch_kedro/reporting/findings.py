@@ -95,8 +95,9 @@ def findings(metrics: Mapping[str, Any]) -> list[str]:
     if not sentences:
         ref = _pose(metrics, "liftnet_reference_gt") or _pose(metrics, "liftnet_gt")
         if ref is not None:
+            why = "cross-dataset" if metrics.get("cross_dataset") else "no rendered images"
             sentences.append(
-                f"RegNet was not evaluated (no rendered images); LiftNet on true 2D and camera "
+                f"RegNet was not evaluated ({why}); LiftNet on true 2D and camera "
                 f"scores {ref['pa_mpjpe']:.1f} mm PA-MPJPE on the "
                 f"{metrics.get('dataset', '?')} test split."
             )

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from epoch_kedro.data.crops import crop_source
-from epoch_kedro.data.sources import check_kind, dataset_name, load_test_split
+from epoch_kedro.data.sources import dataset_name
 from epoch_kedro.evaluation.evaluate import (
     evaluate_setting,
     mean_pose,
@@ -73,26 +73,9 @@ def _chain_settings(generated: Arrays) -> dict[str, dict]:
     }
 
 
-def _test_set(
-    model_input_test: Arrays, evaluation: dict[str, Any], dataset: dict[str, Any]
-) -> tuple[Arrays, dict[str, Any]]:
-    """The split to evaluate on and its dataset parameters: this run's, or ``evaluation.dataset``.
-
-    ``evaluation.dataset`` (cross-dataset evaluation) names another dataset, with the keys of
-    the ``dataset`` parameter; its test set is loaded and normalised here.
-    """
-    other = evaluation.get("dataset")
-    if not other:
-        return model_input_test, dataset
-    other = dict(other)
-    check_kind(other)
-    logger.info(
-        "Cross-dataset evaluation: models trained on %s, evaluated on the test set of %s",
-        dataset_name(dataset),
-        dataset_name(other),
-    )
-    split = load_test_split(other, other.get("synthetic"))
-    return split, other
+def _is_cross(dataset: dict[str, Any], tested: dict[str, Any]) -> bool:
+    """Whether the tested dataset is not the one the models were trained on."""
+    return dict(tested) != dict(dataset)
 
 
 def _omission_reason(cross: bool, dataset: dict[str, Any]) -> str:
@@ -189,30 +172,33 @@ def predict_test_set(  # noqa: PLR0913 - one argument per catalog input of the n
     raw_dataset: Arrays,
     evaluation: dict[str, Any],
     dataset: dict[str, Any],
+    tested: dict[str, Any],
     report: dict[str, Any],
     render: dict[str, Any],
 ) -> Arrays:
     """Every setting's per-sample poses on the evaluated test split, once: the metrics and the
     report are computed from them (``test_predictions``). The rendered ``images``, their index
-    and the raw dataset give the report's overlay frames."""
+    and the raw dataset give the report's overlay frames.
+
+    ``tested`` is the dataset of ``model_input_test``: ``dataset`` itself, or another one
+    (the ``cross_dataset`` pipeline), whose test set has no RegNet outputs."""
     frames = (images, image_index, raw_dataset)
     params = {"dataset": dataset, "report": report, "render": render}
-    test, tested = _test_set(model_input_test, evaluation, dataset)
+    test = model_input_test
     models = {
         "liftnet": liftnet_from_artifact(liftnet_model),
         "liftnet_weak": liftnet_from_artifact(liftnet_weak_model),
         "liftnet_reference": liftnet_from_artifact(liftnet_reference_model),
     }
     out = {
-        # A cross-dataset test split is loaded here and has no ingested sample ids: its rows.
-        "sample_id": test.get("sample_id", np.arange(len(test["kp2d"]))),
+        "sample_id": test["sample_id"],
         "action": test["action"],
         "pose3d_gt": metric_pose(test),
         **camera_fields(test),
         **_liftnet_predictions(test, models, evaluation.get("detector_noise")),
     }
     generated = regnet_inputs_test
-    chain = len(generated["kp2d"]) > 0 and tested is dataset
+    chain = len(generated["kp2d"]) > 0 and not _is_cross(dataset, tested)
     if chain:
         out |= _chain_predictions(test, generated, regnet_inputs_test_label_boxes, models)
     out |= rendered_cameras(generated if chain else None)
@@ -242,6 +228,7 @@ def evaluate_models(
     regnet_inputs_test_label_boxes: Arrays,
     evaluation: dict[str, Any],
     dataset: dict[str, Any],
+    tested: dict[str, Any],
 ) -> dict[str, Any]:
     """Every setting's metrics from the per-sample predictions: LiftNet on true inputs, the
     chain, RegNet, baselines. Nothing is predicted here.
@@ -249,12 +236,12 @@ def evaluate_models(
     The chain is evaluated with boxes found from the image (``regnet``, ``liftnet_regnet``)
     and with boxes from the 2D labels (``*_label_boxes``).
 
-    With ``evaluation.dataset`` set, the test set is that dataset's (cross-dataset evaluation)
-    and the RegNet sections are omitted; ``sections_omitted`` says which and why.
+    When the tested dataset is not the training one (the ``cross_dataset`` pipeline), the
+    RegNet sections are omitted; ``sections_omitted`` says which and why.
     """
     edges = tuple(evaluation.get("distance_edges_m", (3.0, 6.0)))
-    test, tested = _test_set(model_input_test, evaluation, dataset)
-    cross = tested is not dataset
+    test = model_input_test
+    cross = _is_cross(dataset, tested)
     pred = test_predictions
     metrics: dict[str, Any] = {
         "dataset": dataset_name(tested),

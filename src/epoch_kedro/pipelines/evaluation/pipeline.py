@@ -21,9 +21,13 @@ REPORT_FIGURES: tuple[str, ...] = (
 )
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def create_pipeline(tested: str = "params:dataset", **kwargs) -> Pipeline:
     """Trained models + test split -> every setting's per-sample predictions (once) ->
-    metrics.json, tables, report."""
+    metrics.json, tables, report.
+
+    ``tested`` names the parameters of the dataset whose ``model_input_test`` is evaluated:
+    this run's own (``params:dataset``), or another (the ``cross_dataset`` pipeline).
+    """
     return pipeline(
         [
             node(
@@ -40,6 +44,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "raw_dataset",
                     "params:evaluation",
                     "params:dataset",
+                    tested,
                     "params:report",
                     "params:render",
                 ],
@@ -57,6 +62,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "regnet_inputs_test_label_boxes",
                     "params:evaluation",
                     "params:dataset",
+                    tested,
                 ],
                 outputs="metrics",
                 name="evaluate_models",

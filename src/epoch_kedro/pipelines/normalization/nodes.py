@@ -16,7 +16,7 @@ from epoch_kedro.data.normalize import (
     summarize,
     to_model_input,
 )
-from epoch_kedro.data.sources import dataset_name, resolve_splits
+from epoch_kedro.data.sources import dataset_name, evaluate_only, resolve_splits
 from epoch_kedro.data.validate import DatasetValidationError, validate_dataset, validate_splits
 from epoch_kedro.geometry import UNDISTORT_ITERATIONS
 from epoch_kedro.models.artifacts import to_artifact
@@ -41,16 +41,13 @@ def build_model_inputs(
     """Split by subject and normalise each split: train, val and test model inputs.
 
     Real datasets use their protocol split unless ``dataset.splits`` is set (``resolve_splits``).
+    An evaluate-only dataset (cross-dataset evaluation) has empty train and val splits.
     """
     name = dataset_name(dataset)
     # The raw dataset is checked again here: it is a file on disk, edited or replaced between
     # stages at will, and a NaN or a missing field must stop the run before anything is written.
     validate_dataset(raw_dataset, name=name)
-    splits = resolve_splits(splits, dataset)
-    missing = [s for s in SPLITS if s not in splits]
-    if missing:
-        raise DatasetValidationError(f"dataset '{name}': parameters 'splits' lacks {missing}")
-    validate_splits(splits, np.unique(raw_dataset["subject"]).tolist(), name=name)
+    splits = _checked_splits(resolve_splits(splits, dataset), raw_dataset, dataset)
     # sample_id ties each model-input row back to the ingested row (and to its image).
     raw = {**raw_dataset, "sample_id": np.arange(len(raw_dataset["kp2d"]), dtype=np.int64)}
     parts = split_by_subject(raw, {s: splits[s] for s in SPLITS})
@@ -60,6 +57,19 @@ def build_model_inputs(
     for split, part in zip(SPLITS, outputs, strict=True):
         logger.info("%s split: %d samples (%s)", split, len(part["kp2d"]), ", ".join(splits[split]))
     return outputs
+
+
+def _checked_splits(splits: dict[str, list[str]], raw: Arrays, dataset: dict) -> dict:
+    """``splits`` checked against the data; an evaluate-only dataset's train and val empty."""
+    name, subjects = dataset_name(dataset), np.unique(raw["subject"]).tolist()
+    if evaluate_only(dataset):
+        validate_splits(splits, subjects, name, required=("test",))
+        return {"train": [], "val": [], **splits}
+    missing = [s for s in SPLITS if s not in splits]
+    if missing:
+        raise DatasetValidationError(f"dataset '{name}': parameters 'splits' lacks {missing}")
+    validate_splits(splits, subjects, name=name)
+    return splits
 
 
 def _hold_out(parts: dict[str, Arrays], normalization: dict, dataset: dict) -> dict[str, Arrays]:
