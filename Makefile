@@ -39,6 +39,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_regnet.py
 	$(BIN)/python benchmarks/bench_predict.py
 	$(BIN)/python benchmarks/bench_predict_images.py
+	$(BIN)/python benchmarks/bench_distributed.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -36,12 +36,12 @@ def _run(**kwargs: Any) -> Any:
         sys.exit(1)
 
 
-cli.add_command(
-    click.Command(
-        name="run",
-        params=kedro_run.params,
-        callback=_run,
-        help=kedro_run.help,
-        short_help=kedro_run.short_help,
-    )
+#: ``kedro run`` of this project (``python -m epoch_kedro`` finds it here by name).
+run = click.Command(
+    name="run",
+    params=kedro_run.params,
+    callback=_run,
+    help=kedro_run.help,
+    short_help=kedro_run.short_help,
 )
+cli.add_command(run)

@@ -35,6 +35,7 @@ class RunHooks:
         if RUN_INFO in pipeline.inputs():
             catalog[RUN_INFO] = _provenance(project, run_params, params)
         self._report = _report_outputs(pipeline.outputs())
+        _keep_outputs_in_memory_off_rank_0(pipeline, catalog)
         atomic.begin()
 
     @hook_impl
@@ -62,6 +63,18 @@ def _provenance(project: Path, run_params: dict[str, Any], params: dict[str, Any
     defaults = OmegaConfigLoader(str(conf), base_env="base", default_run_env="base",
                                  merge_strategy={"parameters": "soft"})["parameters"]  # fmt: skip
     return provenance(project, run_params.get("env"), params, defaults)
+
+
+def _keep_outputs_in_memory_off_rank_0(pipeline: Any, catalog: Any) -> None:
+    """Under torchrun every process runs the stage; only rank 0 writes its files."""
+    from epoch_kedro.training.distributed import world
+
+    if world().main:
+        return
+    from kedro.io import MemoryDataset
+
+    for name in pipeline.all_outputs():
+        catalog[name] = MemoryDataset()
 
 
 def _report_outputs(outputs: set[str]) -> tuple[str, str] | None:

@@ -16,12 +16,13 @@ from typing import Any
 
 from epoch_kedro.errors import ParameterError
 from epoch_kedro.geometry import UNDISTORT_ITERATIONS
+from epoch_kedro.training.run import RUN_KEYS
 
 #: Field names (at any depth) and the range their values must lie in.
 AT_LEAST_ONE = frozenset({
     "epochs", "batch_size", "size", "crop_size", "image_size", "context_size", "frame_stride",
     "sequences_per_action", "frames_per_sequence", "per_sequence", "width", "blocks",
-    "hidden", "validation_samples", "n_components",
+    "hidden", "validation_samples", "n_components", "devices",
 })  # fmt: skip
 NON_NEGATIVE = frozenset({
     "refine", "warmup_steps", "max_steps_per_epoch", "seed", "torch_threads", "noise_std",
@@ -42,8 +43,6 @@ DECAY = frozenset({"lr_decay"})
 
 #: Smallest image side the CNNs take (their stages halve it four times).
 MIN_IMAGE_SIZE = 16
-#: Keys of a training group that steer the run rather than the model (not in its config).
-RUN_KEYS = ("train_inputs", "resume", "checkpoint_dir", "torch_threads")
 
 
 def _range_error(name: str, value: Any) -> str | None:

@@ -17,6 +17,8 @@ import torch
 from torch import nn
 
 from epoch_kedro.errors import CheckpointError
+from epoch_kedro.training import distributed
+from epoch_kedro.training.distributed import World
 from epoch_kedro.utils.checkpoint import content_hash, load_checkpoint, save_checkpoint
 from epoch_kedro.utils.config import flatten
 from epoch_kedro.utils.progress import progress
@@ -47,6 +49,7 @@ class LoopConfig:
     max_steps_per_epoch: int = 0  # 0 = the whole training set each epoch
     warmup_steps: int = 0  # linear learning-rate ramp over the first optimiser steps
     schedule: str = "exponential"  # per epoch: x lr_decay, or "cosine" (half cosine to ~0)
+    devices: int = 1  # data-parallel processes (GPUs, or CPU processes): training.distributed
 
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:
@@ -79,10 +82,15 @@ class FitResult:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-def _batches(data: Batch, config: LoopConfig, generator: torch.Generator):
+def _batches(data: Batch, config: LoopConfig, generator: torch.Generator, rank: World):
+    """Shuffled global batches of ``config.batch_size``; each rank yields its share of each
+    (every ``rank.size``-th sample), so the ranks together see exactly one process's batch."""
     order = torch.randperm(len(next(iter(data.values()))), generator=generator)
     for i in range(_steps(data, config)):
         idx = order[i * config.batch_size : (i + 1) * config.batch_size]
+        if len(idx) < rank.size:  # a last global batch too small to give every rank a sample
+            continue
+        idx = idx[rank.rank :: rank.size]
         yield {key: value[idx] for key, value in data.items()}
 
 
@@ -141,15 +149,20 @@ def fit(
     """
     fingerprint = content_hash(train)  # a resumed run must train on the data it started on
     generator = seed_everything(config.seed)
-    device = pick_device(config.device)
+    ranks = distributed.world()
+    device = _device(config, ranks)
     model.to(device)
+    if ranks.size > 1:
+        distributed.sync_batch_norm(model, device)
+        distributed.broadcast_model(model)
     train = {key: value.to(device) for key, value in train.items()}
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
     scheduler = _scheduler(optimizer, config)
-    # The epoch count may grow between an interrupted run and its resumption; nothing else.
-    loop = {k: v for k, v in config.to_dict().items() if k != "epochs"}
+    # The epoch count may grow between an interrupted run and its resumption, and a run may go
+    # on with another number of processes; nothing else may change.
+    loop = {k: v for k, v in config.to_dict().items() if k not in ("epochs", "devices")}
     meta = {"name": "model", "loop": loop, **(meta or {}), "data": fingerprint}
     name = meta["name"]
     start, history, best_state, best_score = 0, [], None, math.inf
@@ -164,12 +177,13 @@ def fit(
             loss_fn,
             optimizer,
             config,
-            generator,
+            _Generators(generator, _rank_generator(config.seed, epoch, ranks)),
             device,
             _Epoch(
                 f"{name} {epoch + 1}/{config.epochs}",
                 epoch * _steps(train, config),
                 scheduler.get_last_lr(),
+                ranks,
             ),
         )
         scheduler.step()
@@ -186,6 +200,8 @@ def fit(
         if score < best_score or best_state is None:
             best_score = score
             best_state = _snapshot(model)
+        if not ranks.main:  # one process writes the log and the checkpoint
+            continue
         logger.info(
             "%s epoch %d: %s",
             name,
@@ -212,13 +228,46 @@ def fit(
     return FitResult(best_state=best_state, history=history)
 
 
+def _device(config: LoopConfig, ranks: World) -> torch.device:
+    """The configured device; with several GPU processes, this rank's GPU."""
+    device = pick_device(config.device)
+    if device.type == "cuda" and ranks.size > 1:
+        device = torch.device("cuda", ranks.local_rank)
+        torch.cuda.set_device(device)
+    return device
+
+
+def _rank_generator(seed: int, epoch: int, ranks: World) -> torch.Generator | None:
+    """With several processes, each rank's own random stream for its share of the batch (the
+    shuffling stream is shared): drawn anew from (seed, epoch, rank), so a run resumes on any
+    number of processes. A single process keeps one stream for both, as it always did."""
+    if ranks.size <= 1:
+        return None
+    return torch.Generator().manual_seed(hash((seed, epoch, ranks.rank)) & 0x7FFF_FFFF)
+
+
+@dataclass(frozen=True)
+class _Generators:
+    """The shuffling stream (the same on every rank) and, with several processes, the stream
+    the loss draws its augmentations from (one per rank)."""
+
+    shuffle: torch.Generator
+    rank: torch.Generator | None
+
+    @property
+    def loss(self) -> torch.Generator:
+        return self.rank if self.rank is not None else self.shuffle
+
+
 @dataclass(frozen=True)
 class _Epoch:
-    """Where an epoch stands: its progress label, first global step and scheduled rates."""
+    """Where an epoch stands: its progress label, first global step, scheduled rates and the
+    processes training together."""
 
     desc: str
     first_step: int
     lrs: list[float]
+    ranks: World = field(default_factory=World)
 
 
 def _warm_up(optimizer, epoch: _Epoch, step: int, warmup_steps: int) -> None:
@@ -232,22 +281,23 @@ def _warm_up(optimizer, epoch: _Epoch, step: int, warmup_steps: int) -> None:
         group["lr"] = lr * factor
 
 
-def _train_epoch(model, train, loss_fn, optimizer, config, generator, device, epoch) -> dict:
-    """One pass over the shuffled training tensors; returns mean loss terms."""
-    desc = epoch.desc
+def _train_epoch(model, train, loss_fn, optimizer, config, generators, device, epoch) -> dict:
+    """One pass over the shuffled training tensors; returns mean loss terms (over all ranks)."""
+    desc, ranks = epoch.desc, epoch.ranks
     model.train()
     totals: dict[str, float] = {}
     count = skipped = 0
     bar = progress(
-        _batches(train, config, generator),
+        _batches(train, config, generators.shuffle, ranks),
         desc=desc,
         total=_steps(train, config),
         unit="batch",
+        enabled=ranks.main,
     )
     for batch in bar:
         with autocast(device, config.amp and (device.type == "cuda" or config.cpu_amp)):
-            terms = loss_fn(model, batch, generator)
-        if not torch.isfinite(terms["total"]):
+            terms = loss_fn(model, batch, generators.loss)
+        if not _finite(terms["total"], ranks):
             # One poisoned step would turn every weight into NaN: skip it, and say so.
             skipped += 1
             logger.warning(
@@ -258,6 +308,7 @@ def _train_epoch(model, train, loss_fn, optimizer, config, generator, device, ep
             continue
         optimizer.zero_grad(set_to_none=True)
         terms["total"].backward()
+        distributed.average_gradients(model, ranks.size)
         if config.grad_clip:
             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         if config.warmup_steps:
@@ -270,10 +321,22 @@ def _train_epoch(model, train, loss_fn, optimizer, config, generator, device, ep
             bar.set_postfix(loss=f"{totals['total'] / count:.4g}")
     for group, lr in zip(optimizer.param_groups, epoch.lrs, strict=True):
         group["lr"] = lr  # the scheduler decays from the scheduled rate, not a ramped one
+    totals = distributed.all_mean(totals, ranks.size)
     stats = {("loss" if k == "total" else k): v / max(count, 1) for k, v in totals.items()}
     stats["lr"] = optimizer.param_groups[0]["lr"]
     stats["skipped_batches"] = skipped
     return stats
+
+
+def _finite(total: torch.Tensor, ranks: World) -> bool:
+    """Whether the step's loss is finite on every rank (all ranks skip a step together, or
+    their gradient exchange would wait forever)."""
+    finite = bool(torch.isfinite(total))
+    if ranks.size <= 1:
+        return finite
+    flag = torch.tensor([float(finite)])
+    torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MIN)
+    return bool(flag.item())
 
 
 def _steps(train: Batch, config: LoopConfig) -> int:

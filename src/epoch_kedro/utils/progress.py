@@ -16,14 +16,21 @@ def progress_enabled() -> bool:
     return os.environ.get("EPOCH_PROGRESS", "1").strip().lower() not in {"0", "false", "no"}
 
 
-def progress(iterable: Iterable[T], desc: str, total: int | None = None, unit: str = "it") -> tqdm:
-    """Wrap ``iterable`` in a tqdm bar on stderr (silent when disabled; ``set_postfix`` works)."""
+def progress(
+    iterable: Iterable[T],
+    desc: str,
+    total: int | None = None,
+    unit: str = "it",
+    enabled: bool = True,
+) -> tqdm:
+    """Wrap ``iterable`` in a tqdm bar on stderr (silent when disabled, here by ``enabled`` or
+    for the whole process by ``EPOCH_PROGRESS``; ``set_postfix`` works)."""
     return tqdm(
         iterable,
         desc=desc,
         total=total,
         unit=unit,
-        disable=not progress_enabled(),
+        disable=not (enabled and progress_enabled()),
         dynamic_ncols=True,
         mininterval=0.5,
     )

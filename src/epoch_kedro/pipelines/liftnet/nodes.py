@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,8 +11,9 @@ from epoch_kedro.chain import with_video_camera
 from epoch_kedro.data.normalize import seen_motions
 from epoch_kedro.models.artifacts import flow_from_artifact, to_artifact
 from epoch_kedro.training import liftnet as training
+from epoch_kedro.training.distributed import launch
+from epoch_kedro.training.run import run_settings
 from epoch_kedro.utils.config import deep_merge
-from epoch_kedro.utils.runtime import set_threads
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +48,8 @@ def train_lifter(
 
     ``overrides`` turn it into an ablation, e.g. the weak-perspective camera.
     """
-    params = deep_merge(liftnet, overrides)
-    set_threads(params)
-    source = params.get("train_inputs", "ground_truth")
+    params, run = run_settings(deep_merge(liftnet, overrides))
+    source = run.train_inputs
     if source not in TRAIN_INPUTS:
         raise ValueError(f"liftnet.train_inputs={source!r}; choose one of {list(TRAIN_INPUTS)}")
     if source != "ground_truth" and len(regnet_inputs_train["pose2d"]) == 0:
@@ -66,28 +65,24 @@ def train_lifter(
     )
     # The held-out-motion benchmark: LiftNet never sees those motions, not even to validate.
     train, val = seen_motions(train), seen_motions(val)
-    run = {
-        k: params.pop(k)
-        for k in ("train_inputs", "resume", "checkpoint_dir", "torch_threads")
-        if k in params
-    }
     config = training.training_config(params)
-    checkpoint = Path(run.get("checkpoint_dir", "data/06_models/checkpoints"))
     # One checkpoint per (camera model, inputs): the variants of this node never resume each other.
-    checkpoint = checkpoint / f"liftnet_{config.model.camera_model}_{source}_last.pt"
+    checkpoint = run.checkpoint(f"liftnet_{config.model.camera_model}_{source}")
     logger.info(
         "LiftNet (%s) trains on %s inputs: %d samples",
         config.model.camera_model,
         source,
         len(train["pose2d"]),
     )
-    model, result = training.train_liftnet(
+    model, result = launch(
+        training.train_liftnet,
         train,
         val,
         dataset_statistics["bone_length_mean"],
         flow_from_artifact(flow_model),
         config,
         checkpoint=checkpoint,
-        resume=bool(run.get("resume", False)),
+        resume=run.resume,
+        devices=config.loop.devices,
     )
     return to_artifact(model, "liftnet", result.history), result.history

@@ -21,6 +21,7 @@ from epoch_kedro.data.validate import DatasetValidationError, validate_dataset, 
 from epoch_kedro.geometry import UNDISTORT_ITERATIONS
 from epoch_kedro.models.artifacts import to_artifact
 from epoch_kedro.models.flow import FlowConfig
+from epoch_kedro.training.distributed import launch
 from epoch_kedro.training.liftnet import train_flow
 from epoch_kedro.training.loop import LoopConfig
 from epoch_kedro.utils.config import from_params
@@ -130,12 +131,14 @@ def train_flow_prior(
     set_threads(flow)
     config = from_params(FlowConfig, flow.get("model"), "flow.model")
     loop = from_params(LoopConfig, flow.get("loop"), "flow.loop")
-    model, result = train_flow(
+    model, result = launch(
+        train_flow,
         seen_motions(model_input_train),
         seen_motions(model_input_val),
         dataset_statistics,
         config,
         loop,
         noise=float(flow.get("noise", 0.01)),
+        devices=loop.devices,
     )
     return to_artifact(model, "pose_flow", result.history), result.history

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,14 +11,14 @@ from epoch_kedro.data.images import ImageSet
 from epoch_kedro.models.artifacts import FORMAT, flow_from_artifact, to_artifact
 from epoch_kedro.training import localizer as localizer_training
 from epoch_kedro.training import regnet as training
-from epoch_kedro.utils.runtime import set_threads
+from epoch_kedro.training.distributed import launch
+from epoch_kedro.training.run import run_settings
 
 logger = logging.getLogger(__name__)
 
 Arrays = dict[str, np.ndarray]
 #: Artifact kind saved in place of a model when there were no images to train on.
 SKIPPED_KIND = "regnet_skipped"
-_RUN_KEYS = ("resume", "checkpoint_dir", "torch_threads")
 
 
 def _skipped(images: np.ndarray, name: str) -> dict[str, Any] | None:
@@ -29,15 +28,6 @@ def _skipped(images: np.ndarray, name: str) -> dict[str, Any] | None:
     reason = "no images (the dataset has none, or render.enabled=false)"
     logger.info("%s skipped: %s; LiftNet will use ground-truth 2D", name, reason)
     return {"format": FORMAT, "kind": SKIPPED_KIND, "reason": reason}
-
-
-def _run_settings(params: dict[str, Any], name: str) -> tuple[dict, Path, bool]:
-    """Split off the run settings: (model parameters, checkpoint path, resume)."""
-    params = dict(params)
-    set_threads(params)
-    run = {k: params.pop(k) for k in _RUN_KEYS if k in params}
-    checkpoint = Path(run.get("checkpoint_dir", "data/06_models/checkpoints")) / f"{name}_last.pt"
-    return params, checkpoint, bool(run.get("resume", False))
 
 
 def train_localizer_model(
@@ -51,14 +41,17 @@ def train_localizer_model(
     skipped = _skipped(images, "Localiser")
     if skipped:
         return skipped, []
-    params, checkpoint, resume = _run_settings(localizer, "localizer")
-    model, result = localizer_training.train_localizer(
+    params, run = run_settings(localizer)
+    config = localizer_training.training_config(params)
+    model, result = launch(
+        localizer_training.train_localizer,
         model_input_train,
         model_input_val,
         ImageSet(images, image_index),
-        localizer_training.training_config(params),
-        checkpoint=checkpoint,
-        resume=resume,
+        config,
+        checkpoint=run.checkpoint("localizer"),
+        resume=run.resume,
+        devices=config.loop.devices,
     )
     return to_artifact(model, "localizer", result.history), result.history
 
@@ -83,15 +76,18 @@ def train_regnet_model(  # noqa: PLR0913 - one argument per catalog input of the
     skipped = _skipped(crops, "RegNet")
     if skipped:
         return skipped, []
-    params, checkpoint, resume = _run_settings(regnet, "regnet")
-    model, result = training.train_regnet(
+    params, run = run_settings(regnet)
+    config = training.training_config(params)
+    model, result = launch(
+        training.train_regnet,
         model_input_train,
         model_input_val,
         ImageSet(crops, crop_index, ImageSet(images, image_index)),
         dataset_statistics["bone_length_mean"],
         flow_from_artifact(flow_model),
-        training.training_config(params),
-        checkpoint=checkpoint,
-        resume=resume,
+        config,
+        checkpoint=run.checkpoint("regnet"),
+        resume=run.resume,
+        devices=config.loop.devices,
     )
     return to_artifact(model, "regnet", result.history), result.history
