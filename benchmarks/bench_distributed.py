@@ -4,9 +4,10 @@ Each model trains through its own training function (``train_regnet``, ``train_l
 the default profile's settings (``conf/base``), started by ``training.distributed.launch`` as
 ``loop.devices: N`` does in a Kedro run: CPU processes with gloo here, one process per GPU with
 NCCL where there are GPUs. The global batch stays the configured one, split over the
-processes. Samples/s counts ``--steps`` optimiser steps of one epoch (``max_steps_per_epoch``)
-and validation, and excludes process start-up, reported on its own (a spawned worker imports
-torch and the project again).
+processes. Samples/s is the steady rate of the optimiser steps: one epoch of ``3 * --steps``
+steps minus one of ``--steps`` (``max_steps_per_epoch``), so start-up, data hand-over, model
+building and validation cancel out. Process start-up (a spawned worker imports torch and the
+project again) is reported on its own.
 
 Usage: python benchmarks/bench_distributed.py [--devices 1 2] [--steps 30] [--samples 6000]
 """
@@ -62,8 +63,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--samples", type=int, default=6000, help="crops rendered for RegNet")
     args = parser.parse_args()
+    if 3 * args.steps > 56:
+        parser.error("--steps: at most 18 (three times it must fit in one LiftNet epoch)")
     os.environ.setdefault("EPOCH_PROGRESS", "0")
-    data = generate_synthetic(dataclasses.replace(SyntheticConfig(seed=0), subjects=("S1",)))
+    # Two subjects: 14,400 samples, 56 LiftNet steps of 256, so 3 * --steps fits in one epoch.
+    data = generate_synthetic(dataclasses.replace(SyntheticConfig(seed=0), subjects=("S1", "S5")))
     data["sample_id"] = np.arange(len(data["kp2d"]))
     split = to_model_input(data)
     stats = dataset_statistics(split)
@@ -79,21 +83,35 @@ def main() -> None:
                      {"sample_id": rows, "box": boxes.astype(np.float32)})  # fmt: skip
     print(f"torch {torch.__version__}, {os.cpu_count()} CPU cores, "
           f"{torch.cuda.device_count()} GPU(s); {args.steps} steps per measurement")  # fmt: skip
+    bones = stats["bone_length_mean"]
     for devices in args.devices:
         startup = timed(nothing, devices=devices) if devices > 1 else 0.0
-        lift = lift_training.training_config(group("liftnet", args.steps, devices))
-        seconds = timed(lift_training.train_liftnet, split, val, stats["bone_length_mean"],
-                        flow, lift, devices=devices) - startup  # fmt: skip
-        lift_rate = args.steps * lift.loop.batch_size / seconds
-        reg_params = {**group("regnet", args.steps, devices), "validation_samples": 64}
-        reg = regnet_training.training_config(reg_params)
-        bones = stats["bone_length_mean"]
-        seconds = timed(regnet_training.train_regnet, split, split, crops, bones, flow, reg,
-                        devices=devices) - startup  # fmt: skip
-        reg_rate = args.steps * reg.loop.batch_size / seconds
-        print(f"devices={devices}: LiftNet {lift_rate:,.0f} samples/s (batch "
-              f"{lift.loop.batch_size}), RegNet {reg_rate:,.0f} crops/s at {crop_size} px "
-              f"(batch {reg.loop.batch_size}); process start-up {startup:.1f} s")  # fmt: skip
+
+        def lift(steps: int, devices: int = devices):
+            config = lift_training.training_config(group("liftnet", steps, devices))
+            return (lift_training.train_liftnet, split, val, bones, flow, config), config
+
+        def regnet(steps: int, devices: int = devices):
+            params = {**group("regnet", steps, devices), "validation_samples": 64}
+            config = regnet_training.training_config(params)
+            return (regnet_training.train_regnet, split, split, crops, bones, flow, config), config
+
+        lift_rate, lift_batch = steady_rate(lift, args.steps, devices)
+        reg_rate, reg_batch = steady_rate(regnet, args.steps, devices)
+        print(f"devices={devices}: LiftNet {lift_rate:,.0f} samples/s (batch {lift_batch}), "
+              f"RegNet {reg_rate:,.0f} crops/s at {crop_size} px (batch {reg_batch}); "
+              f"process start-up {startup:.1f} s")  # fmt: skip
+
+
+def steady_rate(job, steps: int, devices: int) -> tuple[float, int]:
+    """Samples/s of the steps alone: a run of ``3 * steps`` minus one of ``steps`` cancels
+    start-up, data hand-over, model building and validation."""
+    times = []
+    for count in (steps, 3 * steps):
+        (fn, *args), config = job(count)
+        times.append(timed(fn, *args, devices=devices))
+    batch = config.loop.batch_size
+    return 2 * steps * batch / (times[1] - times[0]), batch
 
 
 if __name__ == "__main__":

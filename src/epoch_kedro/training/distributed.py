@@ -221,10 +221,26 @@ def all_mean(values: dict[str, float], size: int) -> dict[str, float]:
     if size <= 1 or not values:
         return values
     keys = sorted(values)  # the same order on every rank
-    flat = torch.tensor([values[k] for k in keys], dtype=torch.float64)
+    flat = torch.tensor([values[k] for k in keys], dtype=torch.float64, device=exchange_device())
     dist.all_reduce(flat)
     mean = {k: float(v) / size for k, v in zip(keys, flat, strict=True)}
     return {k: mean[k] for k in values}
+
+
+def all_true(flag: bool, size: int) -> bool:
+    """Whether ``flag`` holds on every rank."""
+    if size <= 1:
+        return flag
+    value = torch.tensor([float(flag)], device=exchange_device())
+    dist.all_reduce(value, op=dist.ReduceOp.MIN)
+    return bool(value.item())
+
+
+def exchange_device() -> torch.device:
+    """Where tensors for a collective must live: this rank's GPU under NCCL, else the CPU."""
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
 
 
 def broadcast_model(model: nn.Module) -> None:

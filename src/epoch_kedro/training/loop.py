@@ -297,7 +297,8 @@ def _train_epoch(model, train, loss_fn, optimizer, config, generators, device, e
     for batch in bar:
         with autocast(device, config.amp and (device.type == "cuda" or config.cpu_amp)):
             terms = loss_fn(model, batch, generators.loss)
-        if not _finite(terms["total"], ranks):
+        # All ranks skip a step together, or their gradient exchange would wait forever.
+        if not distributed.all_true(bool(torch.isfinite(terms["total"])), ranks.size):
             # One poisoned step would turn every weight into NaN: skip it, and say so.
             skipped += 1
             logger.warning(
@@ -326,17 +327,6 @@ def _train_epoch(model, train, loss_fn, optimizer, config, generators, device, e
     stats["lr"] = optimizer.param_groups[0]["lr"]
     stats["skipped_batches"] = skipped
     return stats
-
-
-def _finite(total: torch.Tensor, ranks: World) -> bool:
-    """Whether the step's loss is finite on every rank (all ranks skip a step together, or
-    their gradient exchange would wait forever)."""
-    finite = bool(torch.isfinite(total))
-    if ranks.size <= 1:
-        return finite
-    flag = torch.tensor([float(finite)])
-    torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MIN)
-    return bool(flag.item())
 
 
 def _steps(train: Batch, config: LoopConfig) -> int:
