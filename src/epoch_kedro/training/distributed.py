@@ -68,9 +68,16 @@ def backend() -> str:
 def init_from_env() -> World:
     """Join the process group torchrun describes (``WORLD_SIZE`` > 1 in the environment)."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        _bind_gpu(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group(backend())
         _share_cores(dist.get_world_size())
     return world()
+
+
+def _bind_gpu(local_rank: int) -> None:
+    """One GPU per process, chosen before NCCL starts (so it does not pile on GPU 0)."""
+    if torch.cuda.is_available():
+        torch.cuda.set_device(local_rank)
 
 
 def _share_cores(size: int) -> None:
@@ -114,6 +121,7 @@ def _worker(rank: int, size: int, job: tuple) -> None:
     if rank == 0:  # a spawned process starts without the run's logging: rank 0 reports
         logging.basicConfig(level=logging.INFO, format="%(levelname)-8s %(message)s")
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), LOCAL_RANK=str(rank))
+    _bind_gpu(rank)
     dist.init_process_group(backend(), rank=rank, world_size=size)
     _share_cores(size)
     try:
