@@ -106,6 +106,9 @@ def main() -> None:
 def steady_rate(job, steps: int, devices: int) -> tuple[float, int]:
     """Samples/s of the steps alone: a run of ``3 * steps`` minus one of ``steps`` cancels
     start-up, data hand-over, model building and validation."""
+    if devices == 1:  # this process pays its one-time warm-up (lazy inits, kernels) here
+        (fn, *args), _ = job(steps)
+        timed(fn, *args, devices=1)
     times = []
     for count in (steps, 3 * steps):
         (fn, *args), config = job(count)
