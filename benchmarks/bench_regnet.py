@@ -130,7 +130,7 @@ def main() -> None:
     boxes = jitter_boxes(labels, rows, render_config.seed, box_config)
     crops = render_crops(data, rows, boxes, render_config)
     crop_set = ImageSet(crops, {"sample_id": rows, "box": boxes.astype(np.float32)})
-    regnet_data = {k: v.to(device) for k, v in T.regnet_tensors(split, crop_set).items()}
+    regnet_data = {k: v[:].to(device) for k, v in T.regnet_tensors(split, crop_set).items()}
     model = RegNet(
         RegNetConfig(image_size=args.size, stem_stride=args.stem_stride, fine_heatmaps=True),
         stats["bone_length_mean"],
@@ -159,7 +159,7 @@ def main() -> None:
     loc_size = loc_config.model.image_size
     frames, _ = render_dataset(data, rows, RenderConfig(size=loc_size))
     frame_set = ImageSet(frames, {"sample_id": rows})
-    frame_data = {k: v.to(device) for k, v in L.frame_tensors(split, frame_set).items()}
+    frame_data = {k: v[:].to(device) for k, v in L.frame_tensors(split, frame_set).items()}
     localizer = Localizer(loc_config.model).to(device).to(memory_format=torch.channels_last)
 
     def localizer_loss(batch, generator):

@@ -41,7 +41,7 @@ def test_frame_labels_are_in_the_resized_frame_pixels(setup):
     scale = 32 / split["image_size"][rows][:, None, :]
     expected = (split["kp2d_observed"][rows] + 0.5) * scale - 0.5
     np.testing.assert_allclose(batch["kp2d"].numpy(), expected, rtol=1e-5, atol=1e-4)
-    np.testing.assert_array_equal(batch["image"].numpy(), frames.images)
+    np.testing.assert_array_equal(batch["image"][:].numpy(), frames.images)
 
 
 def test_shift_moves_content_without_wrapping_it_around():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -64,3 +65,19 @@ def test_cosine_schedule_falls_to_near_zero_over_the_epochs():
 def test_unknown_schedule_names_the_parameter():
     with pytest.raises(ValueError, match=r"loop\.schedule='linear'"):
         LoopConfig(schedule="linear")
+
+
+def test_a_gathered_table_batches_and_hashes_as_its_rows_would():
+    from epoch_kedro.training.loop import Gather
+    from epoch_kedro.utils.checkpoint import content_hash
+
+    table = np.arange(5 * 2 * 3, dtype=np.uint8).reshape(5, 2, 3)
+    rows = np.array([4, 0, 2, 2])
+    gathered = Gather.of(table, rows)
+    whole = torch.as_tensor(table[rows])
+    assert len(gathered) == 4 and gathered.shape == tuple(whole.shape)
+    torch.testing.assert_close(gathered[torch.tensor([3, 0])], whole[[3, 0]])
+    torch.testing.assert_close(gathered[1:3], whole[1:3])
+    assert content_hash({"image": gathered}) == content_hash({"image": whole})
+    chunked = list(gathered.tensor_chunks(rows=3))
+    assert [len(c) for c in chunked] == [3, 1]

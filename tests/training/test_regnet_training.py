@@ -74,7 +74,7 @@ def test_regnet_tensors_pair_each_crop_with_its_box_and_labels(setup):
     subset = ImageSet(crops.images[keep], {k: v[keep] for k, v in crops.index.items()})
     batch = T.regnet_tensors(split, subset)
     rows = crops.index["sample_id"][keep]  # split rows are sample ids here
-    np.testing.assert_array_equal(batch["image"].numpy(), crops.images[keep])
+    np.testing.assert_array_equal(batch["image"][:].numpy(), crops.images[keep])
     np.testing.assert_allclose(batch["box"].numpy(), crops.index["box"][keep])
     np.testing.assert_allclose(batch["kp2d"].numpy(), split["kp2d_observed"][rows])
     np.testing.assert_allclose(batch["image_size"].numpy(), split["image_size"][rows])

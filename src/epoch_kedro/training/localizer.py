@@ -17,7 +17,7 @@ from epoch_kedro.inference.regnet import (
 )
 from epoch_kedro.models.backbone import heatmap_nll
 from epoch_kedro.models.localizer import Localizer, LocalizerConfig
-from epoch_kedro.training.loop import FitResult, LoopConfig, fit
+from epoch_kedro.training.loop import FitResult, Gather, LoopConfig, fit
 from epoch_kedro.training.regnet import (
     check_image_size,
     colour_gain,
@@ -54,14 +54,17 @@ def training_config(params: dict) -> LocalizerTrainingConfig:
     return from_params(LocalizerTrainingConfig, params, "localizer")
 
 
-def frame_tensors(split: dict[str, np.ndarray], frames: ImageSet) -> dict[str, torch.Tensor]:
-    """The localiser's training inputs: resized frames and 2D labels in their pixels."""
+def frame_tensors(
+    split: dict[str, np.ndarray], frames: ImageSet
+) -> dict[str, torch.Tensor | Gather]:
+    """The localiser's training inputs: resized frames (read batch by batch, as
+    :class:`~epoch_kedro.training.loop.Gather`) and 2D labels in their pixels."""
     rows, img_rows = image_rows(split, frames.index)
     kp = to_resized_pixels(
         split["kp2d_observed"][rows], split["image_size"][rows], frames.images.shape[1]
     )
     return {
-        "image": torch.as_tensor(np.ascontiguousarray(frames.images[img_rows])),
+        "image": Gather.of(frames.images, img_rows),
         "kp2d": torch.as_tensor(kp, dtype=torch.float32),
         "visible": torch.as_tensor(split["visible"][rows]),
     }

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -74,6 +76,47 @@ def _scheduler(optimizer: torch.optim.Optimizer, config: LoopConfig):
     return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.lr_decay)
 
 
+@dataclass(frozen=True)
+class Gather:
+    """Per-sample rows of a large table (images), read batch by batch.
+
+    ``table`` is typically a zero-copy tensor over a memory-mapped ``.npy``: the training set's
+    images are never copied whole into a process's memory, and every process of a
+    data-parallel run shares the one copy in the page cache. ``gather[idx]`` is the tensor of
+    samples ``idx``, as indexing a tensor of all the rows would give.
+    """
+
+    table: torch.Tensor  # (M, ...)
+    rows: torch.Tensor  # (N,) int64: the table row of each sample
+
+    @classmethod
+    def of(cls, table: np.ndarray, rows: np.ndarray) -> Gather:
+        with warnings.catch_warnings():
+            # A read-only memory map: the table is only ever read (batches are gathered copies).
+            warnings.simplefilter("ignore", UserWarning)
+            tensor = torch.from_numpy(np.ascontiguousarray(table))
+        return cls(tensor, torch.as_tensor(rows, dtype=torch.int64))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, idx) -> torch.Tensor:
+        return self.table[self.rows[idx]]
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.table.dtype
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.rows), *self.table.shape[1:])
+
+    def tensor_chunks(self, rows: int = 1024):
+        """The gathered rows, a chunk at a time (for hashing without a whole copy)."""
+        for start in range(0, len(self.rows), rows):
+            yield self[start : start + rows]
+
+
 @dataclass
 class FitResult:
     """Best weights and the per-epoch history."""
@@ -82,16 +125,20 @@ class FitResult:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-def _batches(data: Batch, config: LoopConfig, generator: torch.Generator, rank: World):
+def _batches(data: Batch, config: LoopConfig, generator: torch.Generator, rank: World, device):
     """Shuffled global batches of ``config.batch_size``; each rank yields its share of each
-    (every ``rank.size``-th sample), so the ranks together see exactly one process's batch."""
+    (every ``rank.size``-th sample), so the ranks together see exactly one process's batch.
+    :class:`Gather` inputs are read here, batch by batch, and moved to ``device``."""
     order = torch.randperm(len(next(iter(data.values()))), generator=generator)
     for i in range(_steps(data, config)):
         idx = order[i * config.batch_size : (i + 1) * config.batch_size]
         if len(idx) < rank.size:  # a last global batch too small to give every rank a sample
             continue
         idx = idx[rank.rank :: rank.size]
-        yield {key: value[idx] for key, value in data.items()}
+        yield {
+            key: value[idx].to(device) if isinstance(value, Gather) else value[idx]
+            for key, value in data.items()
+        }
 
 
 def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -155,7 +202,7 @@ def fit(
     if ranks.size > 1:
         distributed.sync_batch_norm(model, device)
         distributed.broadcast_model(model)
-    train = {key: value.to(device) for key, value in train.items()}
+    train = {k: v if isinstance(v, Gather) else v.to(device) for k, v in train.items()}
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
@@ -288,7 +335,7 @@ def _train_epoch(model, train, loss_fn, optimizer, config, generators, device, e
     totals: dict[str, float] = {}
     count = skipped = 0
     bar = progress(
-        _batches(train, config, generators.shuffle, ranks),
+        _batches(train, config, generators.shuffle, ranks, device),
         desc=desc,
         total=_steps(train, config),
         unit="batch",

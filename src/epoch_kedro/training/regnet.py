@@ -22,7 +22,7 @@ from epoch_kedro.models.flow import PoseFlow
 from epoch_kedro.models.regnet import RegNet, RegNetConfig, log_focal_ratio
 from epoch_kedro.skeleton import FLIP_PERMUTATION
 from epoch_kedro.training import losses
-from epoch_kedro.training.loop import FitResult, LoopConfig, fit
+from epoch_kedro.training.loop import FitResult, Gather, LoopConfig, fit
 from epoch_kedro.utils.config import from_params
 from epoch_kedro.utils.runtime import seed_everything
 
@@ -69,8 +69,11 @@ def training_config(params: dict) -> RegNetTrainingConfig:
     return from_params(RegNetTrainingConfig, params, "regnet")
 
 
-def regnet_tensors(split: dict[str, np.ndarray], crops: ImageSet) -> dict[str, torch.Tensor]:
-    """RegNet's training inputs of a split: uint8 crops, boxes and 2D labels (frame pixels),
+def regnet_tensors(
+    split: dict[str, np.ndarray], crops: ImageSet
+) -> dict[str, torch.Tensor | Gather]:
+    """RegNet's training inputs of a split: uint8 crops (read batch by batch from the crops
+    array, :class:`~epoch_kedro.training.loop.Gather`), boxes and 2D labels (frame pixels),
     and the crops' low-resolution full frames when they carry them (RegNet's context)."""
     rows, img_rows = image_rows(split, crops.index)
     extra = {}
@@ -78,7 +81,7 @@ def regnet_tensors(split: dict[str, np.ndarray], crops: ImageSet) -> dict[str, t
         extra["frame"] = torch.as_tensor(np.ascontiguousarray(frames_of(split, rows, crops.frames)))
     return {
         **extra,
-        "image": torch.as_tensor(np.ascontiguousarray(crops.images[img_rows])),
+        "image": Gather.of(crops.images, img_rows),
         "box": torch.as_tensor(crops.index["box"][img_rows], dtype=torch.float32),
         "image_size": torch.as_tensor(split["image_size"][rows], dtype=torch.float32),
         "kp2d": torch.as_tensor(split["kp2d_observed"][rows], dtype=torch.float32),

@@ -32,6 +32,10 @@ def _digest(value: Any, hasher: Any) -> None:
         tensor = value.detach().cpu().contiguous()
         hasher.update(f"T{tensor.dtype}{tuple(tensor.shape)}".encode())
         hasher.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif hasattr(value, "tensor_chunks"):  # a tensor read in chunks: the same bytes as whole
+        hasher.update(f"T{value.dtype}{tuple(value.shape)}".encode())
+        for chunk in value.tensor_chunks():
+            hasher.update(chunk.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     elif isinstance(value, dict):
         hasher.update(b"D")
         for key in sorted(value, key=repr):
