@@ -23,7 +23,7 @@ import os
 import pickle
 import socket
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -325,18 +325,3 @@ def _global(bn: nn.BatchNorm2d) -> GlobalBatchNorm:
                           bn.track_running_stats, device=bn.weight.device)  # fmt: skip
     out.load_state_dict(bn.state_dict())
     return out
-
-
-@contextlib.contextmanager
-def only_main_logs() -> Iterator[None]:
-    """Silence this process's log below warnings unless it is rank 0."""
-    if world().main:
-        yield
-        return
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        root.setLevel(level)
