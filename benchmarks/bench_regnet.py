@@ -10,8 +10,14 @@ inference is ``localize``. CUDA when available, else the CPU (the same code), ch
 native bf16): the rule of the training loop with ``amp: true, cpu_amp: true``. Autocast is the
 project's ``utils.runtime.autocast``, around training steps and inference alike.
 
+``--profile paper`` builds RegNet as ``conf/paper`` does (its ``regnet.model`` over the
+default's: 128 px crops, five stages, two blocks each, stem stride 2, 1024 hidden): the GPU
+profile; ``--size`` and ``--stem-stride`` then come from that profile. ``--memory-format
+contiguous`` measures without channels-last.
+
 Usage: python benchmarks/bench_regnet.py [--size 128] [--precision auto] [--stem-stride 4]
-    [--batch 64] [--steps 20] [--images 1024]
+    [--batch 64] [--steps 20] [--images 1024] [--profile base|paper]
+    [--memory-format channels_last|contiguous]
 """
 
 from __future__ import annotations
@@ -21,9 +27,11 @@ import dataclasses
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 from torch import nn
 
 from epoch_kedro.data.boxes import BoxConfig, boxes_from_keypoints, jitter_boxes
@@ -39,7 +47,19 @@ from epoch_kedro.models.regnet import RegNet, RegNetConfig
 from epoch_kedro.training import localizer as L
 from epoch_kedro.training import regnet as T
 from epoch_kedro.training.loop import LoopConfig
+from epoch_kedro.utils.config import deep_merge, from_params
 from epoch_kedro.utils.runtime import autocast, bf16_supported, pick_device
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+def profile_config(profile: str) -> RegNetConfig:
+    """RegNet's architecture as ``conf/<profile>`` sets it (over ``conf/base``)."""
+    model: dict = {}
+    for env in dict.fromkeys(("base", profile)):
+        params = yaml.safe_load((CONF / env / "parameters_regnet.yml").read_text()) or {}
+        model = deep_merge(model, (params.get("regnet") or {}).get("model") or {})
+    return from_params(RegNetConfig, model, "regnet.model")
 
 
 def sync(device: torch.device) -> None:
@@ -104,7 +124,21 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--images", type=int, default=1024, help="crops and frames rendered")
+    parser.add_argument(
+        "--profile", choices=("base", "paper"), default=None,
+        help="RegNet's architecture from conf/<profile> (default: --size/--stem-stride)",
+    )
+    parser.add_argument(
+        "--memory-format", choices=("channels_last", "contiguous"), default="channels_last"
+    )
     args = parser.parse_args()
+    config = (
+        profile_config(args.profile)
+        if args.profile
+        else RegNetConfig(image_size=args.size, stem_stride=args.stem_stride, fine_heatmaps=True)
+    )
+    args.size, args.stem_stride = config.image_size, config.stem_stride
+    memory_format = getattr(torch, args.memory_format.replace("contiguous", "contiguous_format"))
     os.environ.setdefault("EPOCH_PROGRESS", "0")
     device = pick_device()
     supported = bf16_supported(device)
@@ -131,11 +165,8 @@ def main() -> None:
     crops = render_crops(data, rows, boxes, render_config)
     crop_set = ImageSet(crops, {"sample_id": rows, "box": boxes.astype(np.float32)})
     regnet_data = {k: v[:].to(device) for k, v in T.regnet_tensors(split, crop_set).items()}
-    model = RegNet(
-        RegNetConfig(image_size=args.size, stem_stride=args.stem_stride, fine_heatmaps=True),
-        stats["bone_length_mean"],
-    )
-    model = model.to(device).to(memory_format=torch.channels_last)
+    model = RegNet(config, stats["bone_length_mean"])
+    model = model.to(device).to(memory_format=memory_format)
     flow = PoseFlow(
         FlowConfig(), stats["pose2d_mean"], stats["pca_components"], stats["pca_variance"]
     )
@@ -160,7 +191,7 @@ def main() -> None:
     frames, _ = render_dataset(data, rows, RenderConfig(size=loc_size))
     frame_set = ImageSet(frames, {"sample_id": rows})
     frame_data = {k: v[:].to(device) for k, v in L.frame_tensors(split, frame_set).items()}
-    localizer = Localizer(loc_config.model).to(device).to(memory_format=torch.channels_last)
+    localizer = Localizer(loc_config.model).to(device).to(memory_format=memory_format)
 
     def localizer_loss(batch, generator):
         batch = L.augment(batch, generator, frame_augment)
@@ -174,9 +205,14 @@ def main() -> None:
         lambda n: localize(localizer, frames[:n], amp=bf16), len(frames), device, bf16
     )
 
-    print(f"device: {device}, torch threads: {torch.get_num_threads()}, precision: {precision}")
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(
-        f"RegNet ({millions(model):.2f} M parameters, {args.size} px crops, "
+        f"device: {device} ({name}), torch {torch.__version__}, threads: "
+        f"{torch.get_num_threads()}, precision: {precision}, memory format: {args.memory_format}"
+    )
+    print(
+        f"RegNet [{args.profile or 'custom'}] ({millions(model):.2f} M parameters, "
+        f"{args.size} px crops, widths {list(config.widths)} x {config.blocks} blocks, "
         f"stem stride {args.stem_stride}): training {regnet_train:,.0f} images/s "
         f"(batch {args.batch}, {args.steps} steps; flow prior {millions(flow):.2f} M, frozen), "
         f"inference {regnet_infer:,.0f} images/s ({len(crops)} crops)"

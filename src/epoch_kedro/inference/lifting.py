@@ -12,6 +12,7 @@ import torch
 
 from epoch_kedro.geometry import normalize_2d, rays
 from epoch_kedro.models.liftnet import LiftNet
+from epoch_kedro.skeleton import FLIP_PERMUTATION
 
 #: Model-input fields LiftNet consumes: no 3D, no camera extrinsics beyond gravity.
 LIFT_INPUTS = ("pose2d", "scale2d", "root_ray", "gravity")
@@ -67,10 +68,43 @@ def lift(model: LiftNet, batch: dict[str, torch.Tensor]):
     return model(batch["pose2d"], batch["scale2d"], batch["root_ray"], batch.get("gravity"))
 
 
+def mirror_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """LiftNet's inputs for the mirror image of the scene (a flip about the principal ray).
+
+    In ray coordinates a horizontal mirror is exact whatever K is: every ray's x changes sign
+    and the left and right joints swap; gravity's x changes sign too. Per-joint fields
+    (``confidence``) follow their joints.
+    """
+    perm = torch.as_tensor(FLIP_PERMUTATION, device=batch["pose2d"].device)
+    out = dict(batch)
+    out["pose2d"] = _negate_x(batch["pose2d"][:, perm])
+    out["root_ray"] = _negate_x(batch["root_ray"])
+    if "gravity" in batch:
+        out["gravity"] = _negate_x(batch["gravity"])
+    if "confidence" in batch:
+        out["confidence"] = batch["confidence"][:, perm]
+    return out
+
+
+def mirror_poses(pose: torch.Tensor) -> torch.Tensor:
+    """Camera-frame poses ``(N, 17, 3)`` of the mirror image mapped back (and vice versa)."""
+    return _negate_x(pose[:, torch.as_tensor(FLIP_PERMUTATION, device=pose.device)])
+
+
+def _negate_x(x: torch.Tensor) -> torch.Tensor:
+    return torch.cat([-x[..., :1], x[..., 1:]], -1)
+
+
 def predict_poses(
-    model: LiftNet, inputs: dict[str, torch.Tensor], batch_size: int = 4096
+    model: LiftNet, inputs: dict[str, torch.Tensor], batch_size: int = 4096, flip: bool = True
 ) -> np.ndarray:
-    """Metric camera-frame poses ``(N, 17, 3)`` as numpy, batched, in eval mode."""
+    """Metric camera-frame poses ``(N, 17, 3)`` as numpy, batched, in eval mode.
+
+    ``flip``: the flip test. The pose is the mean of the lift and of the mirrored lift of the
+    mirror image (:func:`mirror_inputs`), so a prediction and that of the mirror image are
+    exact mirrors of each other; measured, it lowers PA-MPJPE by 1-2 mm on every LiftNet
+    variant tried (README, "LiftNet").
+    """
     device = next(model.parameters()).device
     model.eval()
     chunks = []
@@ -78,5 +112,9 @@ def predict_poses(
     with torch.no_grad():
         for start in range(0, n, batch_size):
             batch = {k: v[start : start + batch_size].to(device) for k, v in inputs.items()}
-            chunks.append(lift(model, batch).pose.float().cpu().numpy())
+            pose = lift(model, batch).pose.float()
+            if flip:
+                mirrored = lift(model, mirror_inputs(batch)).pose.float()
+                pose = 0.5 * (pose + mirror_poses(mirrored))
+            chunks.append(pose.cpu().numpy())
     return np.concatenate(chunks) if chunks else np.zeros((0, 17, 3), np.float32)
