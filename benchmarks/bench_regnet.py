@@ -125,7 +125,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--images", type=int, default=1024, help="crops and frames rendered")
     parser.add_argument(
-        "--profile", choices=("base", "paper"), default=None,
+        "--profile",
+        choices=("base", "paper"),
+        default=None,
         help="RegNet's architecture from conf/<profile> (default: --size/--stem-stride)",
     )
     parser.add_argument(
