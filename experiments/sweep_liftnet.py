@@ -34,7 +34,12 @@ import yaml
 
 from epoch_kedro.data.normalize import seen_motions
 from epoch_kedro.evaluation.metrics import joint_errors
-from epoch_kedro.inference.lifting import lift_tensors, mirror_inputs, predict_poses
+from epoch_kedro.inference.lifting import (
+    lift_tensors,
+    mirror_inputs,
+    mirror_poses,
+    predict_poses,
+)
 from epoch_kedro.models.artifacts import flow_from_artifact
 from epoch_kedro.pipelines.ingestion.nodes import ingest_dataset
 from epoch_kedro.pipelines.normalization import nodes as normalization
@@ -78,8 +83,8 @@ def mirrored(split: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     tensors = {k: torch.as_tensor(split[k]) for k in ("pose2d", "gravity")}
     tensors["root_ray"] = torch.as_tensor(split["rays"][:, 0, :2])
     flipped = mirror_inputs(tensors)
-    rays = split["rays"].copy()
-    rays[:, 0, :2] = flipped["root_ray"].numpy()
+    # Rays are 3D directions: they mirror as camera-frame points do.
+    rays = mirror_poses(torch.as_tensor(split["rays"])).numpy()
     return {**split, "pose2d": flipped["pose2d"].numpy(), "gravity": flipped["gravity"].numpy(),
             "rays": rays}  # fmt: skip
 
@@ -100,9 +105,10 @@ def score(model, test: dict[str, np.ndarray]) -> dict[str, float]:
     inputs, held = lift_tensors(test), np.asarray(test["heldout_motion"], bool)
     out = {}
     for tag, flip in (("", False), ("flip_", True)):
-        pa = joint_errors(predict_poses(model, inputs, flip=flip), test["pose3d_cam"], "procrustes")
-        out[f"{tag}seen"] = round(float(pa.mean(-1)[~held].mean()), 2)
-        out[f"{tag}held"] = round(float(pa.mean(-1)[held].mean()), 2)
+        pred = predict_poses(model, inputs, flip=flip)
+        pa = joint_errors(pred, test["pose3d_cam"], "procrustes").mean(-1)
+        out[f"{tag}seen"] = round(float(pa[~held].mean()), 2)
+        out[f"{tag}held"] = round(float(pa[held].mean()), 2)
     return out
 
 
@@ -112,7 +118,11 @@ def run_variant(variant: dict) -> dict:
         torch.set_num_threads(2)
         work, extra = Path(variant["work"]), variant.get("extra") or {}
         data = torch.load(work / f"data_{variant['data']}.pt", weights_only=False)
-        test = torch.load(work / f"data_{variant['test']}.pt", weights_only=False)["test"]
+        test = (
+            data["test"]
+            if variant["test"] == variant["data"]
+            else torch.load(work / f"data_{variant['test']}.pt", weights_only=False)["test"]
+        )
         params = deep_merge(conf("liftnet")["liftnet"], variant["base"].get("liftnet"))
         params, _ = run_settings(deep_merge(params, variant.get("liftnet")))
         params = deep_merge(params, {"loop": {"amp": False, "devices": 1}})
@@ -122,7 +132,8 @@ def run_variant(variant: dict) -> dict:
         if extra.get("subsample"):
             train = clip_subset(train, float(extra["subsample"]))
         if extra.get("mirror"):
-            train = {k: np.concatenate([v, mirrored(train)[k]]) for k, v in train.items()}
+            mirror = mirrored(train)
+            train = {k: np.concatenate([v, mirror[k]]) for k, v in train.items()}
         start = time.time()
         model, _ = lift_training.train_liftnet(
             train, val, data["stats"]["bone_length_mean"], flow_from_artifact(data["flow"]),
