@@ -72,3 +72,49 @@ def test_distance_buckets_and_grouping(gt):
 def test_shape_mismatch_is_an_error(gt):
     with pytest.raises(ValueError, match=r"must both be \(N, J, 3\)"):
         M.joint_errors(gt[:, :16], gt)
+
+
+def _standing_pose() -> np.ndarray:
+    """A pose 4 m in front of the camera whose forearms point at the camera (clear depth order)."""
+    rng = np.random.default_rng(1)
+    pose = rng.normal(scale=0.2, size=(17, 3)) + np.array([0.0, 0.0, 4.0])
+    for shoulder, elbow, wrist in ((11, 12, 13), (14, 15, 16)):
+        pose[elbow] = pose[shoulder] + np.array([0.0, 0.3, 0.0])  # across the line of sight
+        pose[wrist] = pose[elbow] + np.array([0.05, 0.0, -0.25])  # towards the camera
+    return pose
+
+
+def _flip_along_ray(pose: np.ndarray, near: int, far: int) -> np.ndarray:
+    """The far joint at the other point of its ray at the same distance from the near joint."""
+    out = pose.copy()
+    ray = pose[far] / pose[far, 2]
+    depth = 2 * ray @ pose[near] / (ray @ ray) - pose[far, 2]
+    out[far] = ray * depth
+    return out
+
+
+def test_depth_flips_counts_a_forearm_lifted_on_the_wrong_side_of_its_ray():
+    gt = np.stack([_standing_pose()] * 4)
+    pred = gt.copy()
+    pred[:2] = _flip_along_ray(gt[0], 12, 13)  # left forearm away from the camera instead
+    # the flip keeps the 2D and the forearm's length: only the depth order tells it apart
+    np.testing.assert_allclose(pred[0, 13, :2] / pred[0, 13, 2], gt[0, 13, :2] / gt[0, 13, 2])
+    assert np.linalg.norm(pred[0, 13] - pred[0, 12]) == pytest.approx(0.255, abs=1e-3)
+    flips = M.depth_flips(pred, gt)
+    assert flips["share"] == pytest.approx(50.0)
+    assert flips["segments"]["LElbow-LWrist"] == pytest.approx(50.0)
+    assert flips["segments"]["RElbow-RWrist"] == pytest.approx(0.0)
+    assert flips["pa_mpjpe_rest"] == pytest.approx(0.0, abs=1e-6)
+    assert flips["pa_mpjpe_flipped"] > 10.0
+    assert len(flips["segments"]) == 8
+
+
+def test_depth_flips_ignores_segments_across_the_line_of_sight():
+    gt = np.stack([_standing_pose()] * 2)
+    pred = gt.copy()
+    pred[:, 12, 2] += 0.02  # the upper arm (0 cm deep in the truth) now points away: no order
+    pred[:, 13, 2] += 0.02
+    flips = M.depth_flips(pred, gt)
+    assert flips["segments"]["LShoulder-LElbow"] == pytest.approx(0.0)
+    assert flips["share"] == pytest.approx(0.0)
+    assert M.depth_flips(pred[:0], gt[:0])["pa_mpjpe_flipped"] is None

@@ -38,6 +38,21 @@ def test_findings_compare_the_chain_with_reference_baseline_and_floor():
     assert "2D error" not in regnet  # 40 px beats the 95 px baseline
 
 
+def test_findings_end_with_the_depth_order_of_the_reference_lifts():
+    metrics = _chain_metrics()
+    metrics["liftnet_reference_gt"]["depth_flips"] = {
+        "share": 21.0,
+        "pa_mpjpe_flipped": 59.8,
+        "pa_mpjpe_rest": 26.3,
+        "segments": {},
+    }
+    *_, last = findings(metrics)
+    assert last.startswith("Depth order: with true 2D and camera, 21 % of the test poses")
+    assert "59.8 mm PA-MPJPE, the other poses 26.3 mm." in last
+    metrics["liftnet_reference_gt"]["depth_flips"]["pa_mpjpe_flipped"] = None  # none flipped
+    assert not findings(metrics)[-1].startswith("Depth order")
+
+
 def test_findings_without_regnet_say_so():
     (only,) = findings(_metrics(False))
     assert only.startswith("RegNet was not evaluated") and "30.0 mm" in only

@@ -6,6 +6,7 @@ import numpy as np
 
 from epoch_kedro.data.schema import join_keys
 from epoch_kedro.evaluation.metrics import (
+    depth_flips,
     distance_buckets,
     grouped,
     keypoint_errors_2d,
@@ -35,7 +36,8 @@ def evaluate_setting(
     """Metrics of predicted camera-frame poses ``(N, 17, 3)`` m against a model-input split.
 
     Overall numbers plus ``by_distance`` (ground-truth camera-to-root distance buckets),
-    ``by_action`` (MPI-INF-3DHP: its activities) and ``by_subject`` (3DHP: TS1..TS6). The
+    ``by_action`` (MPI-INF-3DHP: its activities), ``by_subject`` (3DHP: TS1..TS6) and
+    ``depth_flips`` (limbs lifted in the wrong depth order, :func:`depth_flips`). The
     reference is ``metric_pose(split)``. Millimetres and percentages, rounded to 0.01.
     """
     gt = metric_pose(split)
@@ -46,6 +48,7 @@ def evaluate_setting(
     section["by_distance"] = grouped(pred, gt, distance_buckets(distance, edges))
     section["by_action"] = grouped(pred, gt, split["action"])
     section["by_subject"] = grouped(pred, gt, split["subject"])
+    section["depth_flips"] = depth_flips(pred, gt)
     return _rounded(section)
 
 

@@ -4,6 +4,8 @@
 - N-MPJPE: the prediction first scaled by the least-squares optimal ``s = Σ gt·pred / Σ pred·pred``.
 - PA-MPJPE: after similarity Procrustes (rotation, scale, translation), reflections not allowed.
 - PCK3D@150 mm and AUC over thresholds 0..150 mm in 5 mm steps (31 values), as percentages.
+- Depth-order flips: limb segments whose far end is lifted on the wrong side of its near end
+  along the camera's depth axis (the ambiguity a single 2D view leaves; :func:`depth_flips`).
 """
 
 from __future__ import annotations
@@ -14,12 +16,21 @@ from collections.abc import Callable
 import numpy as np
 
 from epoch_kedro.geometry import procrustes
-from epoch_kedro.skeleton import JOINT_NAMES, ROOT
+from epoch_kedro.skeleton import ELBOWS, JOINT_NAMES, KNEES, ROOT
 
 MM = 1000.0
 PCK_THRESHOLD_MM = 150.0
 AUC_THRESHOLDS_MM = np.arange(0.0, 150.0 + 1e-9, 5.0)
 ALIGNMENTS = ("root", "scale", "procrustes")
+#: Limb segments (near joint, far joint) checked for depth-order flips: upper arms, forearms,
+#: thighs and shins.
+LIMB_SEGMENTS: tuple[tuple[int, int], ...] = tuple(
+    pair for chain in (*ELBOWS, *KNEES) for pair in ((chain[0], chain[1]), (chain[1], chain[2]))
+)
+#: A segment's depth order counts only where the truth's far end is this much nearer or
+#: farther than its near end (metres): a segment across the line of sight has no order to get
+#: wrong.
+DEPTH_ORDER_MIN_M = 0.08
 
 
 def root_align(pose: np.ndarray) -> np.ndarray:
@@ -111,3 +122,36 @@ def distance_buckets(distance_m: np.ndarray, edges: tuple[float, ...] = (3.0, 6.
     names += [f"{a:g}-{b:g}m" for a, b in itertools.pairwise(edges)]
     names += [f">{edges[-1]:g}m"]
     return np.array(names)[np.searchsorted(np.asarray(edges), distance_m, side="right")]
+
+
+def depth_flips(pred: np.ndarray, gt: np.ndarray, min_depth_m: float = DEPTH_ORDER_MIN_M) -> dict:
+    """How often limb segments are lifted in the wrong depth order, and what those poses cost.
+
+    ``pred``, ``gt`` ``(N, 17, 3)`` m in the camera frame. A 2D view fixes each joint's ray, not
+    whether a forearm points towards the camera or away from it: both fit the 2D exactly. A
+    segment of :data:`LIMB_SEGMENTS` is *flipped* when the sign of its far-minus-near depth
+    differs from the truth's, counted where the truth's difference exceeds ``min_depth_m``.
+    Returns the share of poses with at least one flip (%), PA-MPJPE of those poses and of the
+    others (mm), and each segment's flip rate (% of the poses where it counts).
+    """
+    pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
+    flipped = np.zeros(len(gt), bool)
+    segments = {}
+    for near, far in LIMB_SEGMENTS:
+        true_dz = gt[:, far, 2] - gt[:, near, 2]
+        counts = np.abs(true_dz) > min_depth_m
+        wrong = counts & (np.sign(pred[:, far, 2] - pred[:, near, 2]) != np.sign(true_dz))
+        flipped |= wrong
+        name = f"{JOINT_NAMES[near]}-{JOINT_NAMES[far]}"
+        segments[name] = 100.0 * float(wrong.sum()) / max(int(counts.sum()), 1)
+    pa = joint_errors(pred, gt, "procrustes").mean(-1)
+
+    def mean_or_none(x: np.ndarray) -> float | None:
+        return float(x.mean()) if len(x) else None
+
+    return {
+        "share": 100.0 * float(flipped.mean()) if len(gt) else 0.0,
+        "pa_mpjpe_flipped": mean_or_none(pa[flipped]),
+        "pa_mpjpe_rest": mean_or_none(pa[~flipped]),
+        "segments": segments,
+    }

@@ -63,6 +63,21 @@ def _source_sentence(metrics: Mapping[str, Any]) -> str | None:
     )
 
 
+def _depth_order_sentence(metrics: Mapping[str, Any]) -> str | None:
+    ref = _pose(metrics, "liftnet_reference_gt") or _pose(metrics, "liftnet_gt")
+    flips = (ref or {}).get("depth_flips")
+    if not isinstance(flips, Mapping) or flips.get("pa_mpjpe_flipped") is None:
+        return None
+    rest = flips.get("pa_mpjpe_rest")
+    return (
+        f"Depth order: with true 2D and camera, {flips['share']:.0f} % of the test poses have a "
+        "limb segment lifted on the wrong side along the line of sight (e.g. a forearm "
+        "pointing away from the camera instead of towards it, which projects to the same 2D); "
+        f"they score {flips['pa_mpjpe_flipped']:.1f} mm PA-MPJPE"
+        + (f", the other poses {rest:.1f} mm." if rest is not None else ".")
+    )
+
+
 #: RegNet quantities compared with their baselines: (key, baseline key, label, lower is better).
 REGNET_CHECKS = (
     ("px_error", "baseline_mean_pose_px_error", "2D error (px)", True),
@@ -92,6 +107,7 @@ def findings(metrics: Mapping[str, Any]) -> list[str]:
     worse = regnet_worse_than_baseline(metrics)
     if worse:
         sentences.append("RegNet needs work: " + "; ".join(worse) + ".")
+    depth_order = _depth_order_sentence(metrics)
     if not sentences:
         ref = _pose(metrics, "liftnet_reference_gt") or _pose(metrics, "liftnet_gt")
         if ref is not None:
@@ -101,6 +117,8 @@ def findings(metrics: Mapping[str, Any]) -> list[str]:
                 f"scores {ref['pa_mpjpe']:.1f} mm PA-MPJPE on the "
                 f"{metrics.get('dataset', '?')} test split."
             )
+    if depth_order:
+        sentences.append(depth_order)
     return sentences or ["No 3D pose setting was evaluated."]
 
 
