@@ -48,6 +48,18 @@ def test_default_chain_trains_liftnet_on_regnet_inputs():
 
 
 @pytest.mark.parametrize("env", ["local", "smoke", "paper"])
+def test_the_ground_truth_liftnets_train_alike_at_each_profiles_scale(env):
+    params = parameters(env)
+    epochs = {
+        name: params[name]["loop"]["epochs"] for name in ("liftnet_weak", "liftnet_reference")
+    }
+    # equal training for the camera-model comparison; a profile's scale reaches the variants
+    assert epochs["liftnet_weak"] == epochs["liftnet_reference"]
+    assert epochs["liftnet_reference"] >= params["liftnet"]["loop"]["epochs"]
+    assert params["liftnet"]["concurrent"] is True
+
+
+@pytest.mark.parametrize("env", ["local", "smoke", "paper"])
 def test_every_profile_builds_the_localizer_regnet_and_chain_settings(env):
     from epoch_kedro.chain import ChainSettings
     from epoch_kedro.data.crops import box_config, crop_config
@@ -55,7 +67,7 @@ def test_every_profile_builds_the_localizer_regnet_and_chain_settings(env):
     from epoch_kedro.utils.config import from_params
 
     params = parameters(env)
-    run_keys = ("resume", "checkpoint_dir", "torch_threads")
+    run_keys = ("resume", "checkpoint_dir", "torch_threads", "concurrent")
 
     def model_params(name):
         return {k: v for k, v in params[name].items() if k not in run_keys}

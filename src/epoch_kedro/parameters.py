@@ -87,6 +87,9 @@ def _training(group: str, params: dict[str, Any], build: Callable[[dict], Any]) 
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
                                 or threads < 0):  # fmt: skip
         raise ParameterError(f"{group}.torch_threads={threads!r}: expected an integer >= 0")
+    concurrent = params.get("concurrent", False)
+    if not isinstance(concurrent, bool):
+        raise ParameterError(f"{group}.concurrent={concurrent!r}: expected true or false")
     return build(model_params)
 
 

@@ -96,6 +96,7 @@ def test_a_smoke_run_leaves_the_default_artifacts_byte_identical(tmp_path):
         ("render.size=0", "render.size=0: expected an integer >= 16"),
         ("regnet.loop.batch_size=0", "regnet.loop.batch_size=0: expected an integer >= 1"),
         ("liftnet.loop.devices=0", "liftnet.loop.devices=0: expected an integer >= 1"),
+        ("liftnet.concurrent=2", "liftnet.concurrent=2: expected true or false"),
         ("cross_dataset.dataset.kind=coco", "cross_dataset.dataset.kind='coco': choose one of"),
         ("evaluation.dataset.kind=h36m", "evaluation.dataset is no longer read: cross-dataset"),
     ],

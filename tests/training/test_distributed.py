@@ -83,6 +83,28 @@ def test_a_refusal_in_a_worker_is_the_same_one_line_error(tmp_path):
         distributed.launch(train_tiny, changed, CONFIG, checkpoint=path, resume=True, devices=2)
 
 
+def test_side_by_side_jobs_return_what_each_returns_alone(tmp_path):
+    data = tiny_data()
+    other = LoopConfig(**{**CONFIG.to_dict(), "seed": 4})
+    jobs = [(train_tiny, (data, CONFIG), {}), (train_tiny, (data, other), {})]
+    alone = distributed.run_concurrently(jobs, concurrent=False)
+    side_by_side = distributed.run_concurrently(jobs, concurrent=True)
+    assert [size for *_, size in side_by_side] == [1, 1]  # separate processes, no group
+    for (state, history, _), (again, history_again, _) in zip(alone, side_by_side, strict=True):
+        for key in state:  # one thread per worker: float summation order may differ
+            torch.testing.assert_close(again[key], state[key], rtol=1e-4, atol=1e-5)
+        assert [h["loss"] for h in history_again] == pytest.approx(
+            [h["loss"] for h in history], rel=1e-4
+        )
+    assert not torch.equal(alone[0][0]["5.weight"], alone[1][0]["5.weight"])  # two seeds
+    path = tmp_path / "tiny_last.pt"
+    train_tiny(data, CONFIG, checkpoint=path)
+    refused = (train_tiny, ({**data, "y": data["y"] + 1}, CONFIG), {"checkpoint": path,
+                                                                    "resume": True})  # fmt: skip
+    with pytest.raises(CheckpointError, match="refusing to resume, the training data changed"):
+        distributed.run_concurrently([jobs[0], refused], concurrent=True)
+
+
 def test_arrays_reach_workers_as_mapped_files_not_copies(tmp_path):
     path = tmp_path / "images.npy"
     np.save(path, np.arange(2 * 64 * 1024, dtype=np.uint8).reshape(2, 256, 256))

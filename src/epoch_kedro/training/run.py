@@ -11,7 +11,7 @@ from typing import Any
 from epoch_kedro.utils.runtime import set_threads
 
 #: Keys of a training group that steer the run rather than the model (not in its config).
-RUN_KEYS = ("train_inputs", "resume", "checkpoint_dir", "torch_threads")
+RUN_KEYS = ("train_inputs", "resume", "checkpoint_dir", "torch_threads", "concurrent")
 #: Where resume checkpoints go unless ``checkpoint_dir`` says otherwise.
 CHECKPOINT_DIR = "data/06_models/checkpoints"
 
@@ -23,6 +23,7 @@ class RunSettings:
     checkpoint_dir: Path
     resume: bool
     train_inputs: str
+    concurrent: bool = False  # independent models of one node train side by side
 
     def checkpoint(self, name: str) -> Path:
         """The resume checkpoint of the model ``name``."""
@@ -38,5 +39,6 @@ def run_settings(params: dict[str, Any]) -> tuple[dict[str, Any], RunSettings]:
         checkpoint_dir=Path(params.get("checkpoint_dir") or CHECKPOINT_DIR),
         resume=bool(params.get("resume", False)),
         train_inputs=str(params.get("train_inputs", "ground_truth")),
+        concurrent=bool(params.get("concurrent", False)),
     )
     return model, settings

@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline, node, pipeline
 
-from epoch_kedro.pipelines.liftnet.nodes import train_lifter
+from epoch_kedro.pipelines.liftnet.nodes import train_lifter, train_lifter_variants
 
 _DATA = [
     "model_input_train",
@@ -13,12 +13,11 @@ _DATA = [
 ]
 
 
-def _train_node(name: str, override: bool) -> Node:
-    """Train LiftNet ``name`` on ``params:liftnet``, overridden by ``params:<name>`` if asked."""
-    params = ["params:liftnet"] + ([f"params:{name}"] if override else [])
+def _train_node(name: str) -> Node:
+    """Train LiftNet ``name`` on ``params:liftnet``."""
     return node(
         train_lifter,
-        inputs=[*_DATA, "flow_model", *params],
+        inputs=[*_DATA, "flow_model", "params:liftnet"],
         outputs=[f"{name}_model", f"{name}_history"],
         name=f"train_{name}",
         tags=["training"],
@@ -29,12 +28,29 @@ def create_pipeline(**kwargs) -> Pipeline:
     """LiftNet on the chain's inputs, plus two models trained on ground-truth 2D + K.
 
     The reference (perspective) and the weak-perspective ablation share ground-truth inputs, so
-    that comparison is not drowned by RegNet's 2D noise; the frozen 2D prior serves all three.
+    that comparison is not drowned by RegNet's 2D noise; one node trains the two side by side
+    (``liftnet.concurrent``). The frozen 2D prior serves all three.
     """
     return pipeline(
         [
-            _train_node("liftnet", override=False),
-            _train_node("liftnet_weak", override=True),
-            _train_node("liftnet_reference", override=True),
+            _train_node("liftnet"),
+            node(
+                train_lifter_variants,
+                inputs=[
+                    *_DATA,
+                    "flow_model",
+                    "params:liftnet",
+                    "params:liftnet_weak",
+                    "params:liftnet_reference",
+                ],
+                outputs=[
+                    "liftnet_weak_model",
+                    "liftnet_weak_history",
+                    "liftnet_reference_model",
+                    "liftnet_reference_history",
+                ],
+                name="train_liftnet_variants",
+                tags=["training"],
+            ),
         ]
     )
