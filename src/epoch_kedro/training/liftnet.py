@@ -197,7 +197,7 @@ def train_liftnet(
         }
 
     meta = {
-        "name": f"liftnet[{config.model.camera_model}]",
+        "name": f"liftnet ({config.model.camera_model})",  # Rich would read [..] as markup
         "model": config.model.to_dict(),
         "losses": asdict(config.losses),
         "cycle": asdict(config.cycle),
