@@ -6,9 +6,11 @@ backward, gradient clipping, step. Its inference is ``predict_regnet``. The loca
 (default ``LocalizerConfig``) trains on 64 px full frames as ``train_localizer`` does; its
 inference is ``localize``. CUDA when available, else the CPU (the same code), channels-last.
 
-``--precision auto`` uses bf16 autocast where ``bf16_supported`` says so (CUDA, or a CPU with
-native bf16): the rule of the training loop with ``amp: true, cpu_amp: true``. Autocast is the
-project's ``utils.runtime.autocast``, around training steps and inference alike.
+``--precision auto`` uses bf16 autocast where the device has native bf16 (``native_bf16``: CUDA
+with bf16 tensor cores, or a CPU with AVX512-BF16/AMX); ``--precision bf16`` forces it, even
+where it is emulated. (The training loop's ``precision: auto`` goes further and times both, see
+``bench_precision.py``.) Autocast is the project's ``utils.precision.autocast``, around
+training steps and inference alike.
 
 ``--profile paper`` builds RegNet as ``conf/paper`` does (its ``regnet.model`` over the
 default's: 128 px crops, five stages, two blocks each, stem stride 2, 1024 hidden): the GPU
@@ -48,7 +50,8 @@ from epoch_kedro.training import localizer as L
 from epoch_kedro.training import regnet as T
 from epoch_kedro.training.loop import LoopConfig
 from epoch_kedro.utils.config import deep_merge, from_params
-from epoch_kedro.utils.runtime import autocast, bf16_supported, pick_device
+from epoch_kedro.utils.precision import autocast, native_bf16
+from epoch_kedro.utils.runtime import pick_device
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
@@ -143,14 +146,13 @@ def main() -> None:
     memory_format = getattr(torch, args.memory_format.replace("contiguous", "contiguous_format"))
     os.environ.setdefault("EPOCH_PROGRESS", "0")
     device = pick_device()
-    supported = bf16_supported(device)
+    supported = native_bf16(device)
     bf16 = args.precision == "bf16" or (args.precision == "auto" and supported)
-    if bf16 and not supported:
-        # The autocast helper is a no-op here (bf16 would be emulated, slower than fp32).
-        precision = f"fp32 (bf16 requested, but bf16_supported({device.type}) is False)"
-        bf16 = False
-    else:
-        precision = f"{'bf16 autocast' if bf16 else 'fp32'} (--precision {args.precision})"
+    precision = (
+        f"{'bf16 autocast' if bf16 else 'fp32'} (--precision {args.precision}; "
+        f"native bf16: {'yes' if supported else 'no, emulated'})"
+    )
+    fixed = "bf16" if bf16 else "fp32"  # inference in the same fixed precision, no probe
 
     data = generate_synthetic(dataclasses.replace(SyntheticConfig(seed=0), subjects=("S1",)))
     data["sample_id"] = np.arange(len(data["kp2d"]))
@@ -181,7 +183,7 @@ def main() -> None:
 
     regnet_train = train_rate(model, regnet_data, regnet_loss, args, device, bf16)
     regnet_infer = infer_rate(
-        lambda n: predict_regnet(model, crops[:n], boxes[:n], image_size[:n], amp=bf16),
+        lambda n: predict_regnet(model, crops[:n], boxes[:n], image_size[:n], precision=fixed),
         len(crops),
         device,
         bf16,
@@ -204,7 +206,7 @@ def main() -> None:
 
     loc_train = train_rate(localizer, frame_data, localizer_loss, args, device, bf16)
     loc_infer = infer_rate(
-        lambda n: localize(localizer, frames[:n], amp=bf16), len(frames), device, bf16
+        lambda n: localize(localizer, frames[:n], precision=fixed), len(frames), device, bf16
     )
 
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"

@@ -125,7 +125,7 @@ def run_variant(variant: dict) -> dict:
         )
         params = deep_merge(conf("liftnet")["liftnet"], variant["base"].get("liftnet"))
         params, _ = run_settings(deep_merge(params, variant.get("liftnet")))
-        params = deep_merge(params, {"loop": {"amp": False, "devices": 1}})
+        params = deep_merge(params, {"loop": {"precision": "fp32", "devices": 1}})
         if variant["quick"]:
             params = deep_merge(params, {"loop": QUICK_LOOP})
         train, val = seen_motions(data["train"]), seen_motions(data["val"])

@@ -43,7 +43,7 @@ def tiny_data(n: int = 96) -> dict[str, np.ndarray]:
     return {"x": x, "y": np.stack([x.mean((1, 2, 3)), x.std((1, 2, 3))], 1).astype(np.float32)}
 
 
-CONFIG = LoopConfig(epochs=3, batch_size=32, lr=1e-2, seed=3, device="cpu", amp=False)
+CONFIG = LoopConfig(epochs=3, batch_size=32, lr=1e-2, seed=3, device="cpu", precision="fp32")
 
 
 def test_two_processes_train_as_one_with_the_same_global_batch():

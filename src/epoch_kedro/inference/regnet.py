@@ -24,7 +24,7 @@ from epoch_kedro.geometry import resize_pixels
 from epoch_kedro.models.localizer import Localizer
 from epoch_kedro.models.regnet import RegNet
 from epoch_kedro.skeleton import FLIP_PERMUTATION
-from epoch_kedro.utils.runtime import autocast
+from epoch_kedro.utils.precision import autocast, decide
 
 #: Images per forward pass at inference (``generate_inputs.batch_size`` overrides it).
 BATCH_SIZE = 256
@@ -45,14 +45,21 @@ def _device(model: torch.nn.Module) -> torch.device:
 
 
 @contextmanager
-def _evaluating(model: torch.nn.Module, amp: bool = True) -> Iterator[torch.device]:
-    """Eval mode without autograd, channels-last weights and bf16 autocast where the hardware
-    has native bf16 (CUDA; CPUs with AVX512-BF16/AMX): how the CNNs train, and about 3x the
-    fp32 speed on such a CPU (``benchmarks/bench_regnet.py``). Yields the model's device."""
+def _evaluating(
+    model: torch.nn.Module, precision: str, first_batch: Callable[[], object], batch_size: int
+) -> Iterator[torch.device]:
+    """Eval mode without autograd, channels-last weights (how the CNNs train), and bf16
+    autocast where it pays for this model on this device (:func:`utils.precision.decide`:
+    native bf16 only, and a timed probe of ``first_batch``, the model on its first input
+    batch). Yields the model's device."""
     device = _device(model)
     model.eval().to(memory_format=torch.channels_last)
-    with torch.inference_mode(), autocast(device, amp):
-        yield device
+    size = sum(p.numel() for p in model.parameters())
+    key = f"inference {type(model).__name__} ({size:,} weights, batch {batch_size})"
+    with torch.inference_mode():
+        bf16 = decide(device, precision, key, lambda _bf16: first_batch()).bf16
+        with autocast(device, bf16):
+            yield device
 
 
 def _chunks(n: int, batch_size: int):
@@ -68,14 +75,19 @@ def _images(array: np.ndarray | None, part: slice, device: torch.device) -> torc
 
 
 def localize(
-    model: Localizer, frames: np.ndarray, batch_size: int = BATCH_SIZE, amp: bool = True
+    model: Localizer, frames: np.ndarray, batch_size: int = BATCH_SIZE, precision: str = "auto"
 ) -> np.ndarray:
-    """The localiser's 2D pose ``(M, 17, 2)`` in the pixels of the resized frames (``amp``:
-    bf16 where native, see :func:`_evaluating`)."""
+    """The localiser's 2D pose ``(M, 17, 2)`` in the pixels of the resized frames
+    (``precision``: see :func:`_evaluating`)."""
     out = []
-    with _evaluating(model, amp) as device:
+    device = _device(model)
+
+    def run(part: slice) -> torch.Tensor:
+        return model(_images(frames, part, device))[0]
+
+    with _evaluating(model, precision, lambda: run(slice(0, batch_size)), batch_size):
         for part in _chunks(len(frames), batch_size):
-            out.append(model(_images(frames, part, device))[0].float().cpu().numpy())
+            out.append(run(part).float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 17, 2), np.float32)
 
 
@@ -108,22 +120,27 @@ def predict_regnet(
     image_size: np.ndarray,
     batch_size: int = BATCH_SIZE,
     frames: np.ndarray | None = None,
-    amp: bool = True,
+    precision: str = "auto",
 ) -> dict[str, np.ndarray]:
     """RegNet on crops ``(M, S, S, 3)`` uint8 at ``boxes (M, 3)`` of frames ``(M, 2)`` (W, H).
 
     ``frames (M, s, s, 3)`` uint8: the low-resolution full frames, for a RegNet with a context;
-    ``amp``: bf16 where native (:func:`_evaluating`).
+    ``precision``: see :func:`_evaluating`.
     """
     chunks: dict[str, list] = {k: [] for k in REGNET_OUTPUTS}
-    with _evaluating(model, amp) as device:
+    device = _device(model)
+
+    def run(part: slice):
+        return model(
+            _images(crops, part, device),
+            torch.as_tensor(boxes[part], dtype=torch.float32, device=device),
+            torch.as_tensor(image_size[part], dtype=torch.float32, device=device),
+            _images(frames, part, device),
+        )
+
+    with _evaluating(model, precision, lambda: run(slice(0, batch_size)), batch_size):
         for part in _chunks(len(crops), batch_size):
-            out = model(
-                _images(crops, part, device),
-                torch.as_tensor(boxes[part], dtype=torch.float32, device=device),
-                torch.as_tensor(image_size[part], dtype=torch.float32, device=device),
-                _images(frames, part, device),
-            )
+            out = run(part)
             for key in REGNET_OUTPUTS:
                 chunks[key].append(getattr(out, key).float().cpu().numpy())
     empty = {"K": (0, 3, 3), "R": (0, 3, 3), "t": (0, 3), "gravity": (0, 3), "pose_cam": (0, 17, 3)}

@@ -1,6 +1,6 @@
 """Model artifacts: a trained model as a plain checkpoint dict, and back.
 
-Artifact layout: ``{"format", "kind", "config", "state_dict", "history"}``. Only tensors and
+Artifact layout: ``{"format", "kind", "config", "state_dict", "history", "training"}``. Only tensors and
 plain values, so it loads with ``torch.load(weights_only=True)``.
 """
 
@@ -19,14 +19,21 @@ from epoch_kedro.models.regnet import RegNet, RegNetConfig
 FORMAT = "epoch_kedro.model/v1"
 
 
-def to_artifact(model: torch.nn.Module, kind: str, history: list[dict] | None = None) -> dict:
-    """Checkpoint dict of a trained ``PoseFlow`` or ``LiftNet``."""
+def to_artifact(
+    model: torch.nn.Module,
+    kind: str,
+    history: list[dict] | None = None,
+    training: dict[str, Any] | None = None,
+) -> dict:
+    """Checkpoint dict of a trained network: its config, weights, per-epoch history and how it
+    was trained (``training``: the loss weights, loop settings and precision it ran in)."""
     return {
         "format": FORMAT,
         "kind": kind,
         "config": model.config.to_dict(),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "history": list(history or []),
+        "training": dict(training or {}),
     }
 
 

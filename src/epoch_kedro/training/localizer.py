@@ -128,7 +128,8 @@ def train_localizer(
         return terms
 
     def validate_fn(model):
-        kp = to_frame_pixels(localize(model, val_frames), val_size, size)
+        kp = localize(model, val_frames, precision=config.loop.precision)
+        kp = to_frame_pixels(kp, val_size, size)
         diagonal = np.linalg.norm(val_size.astype(np.float64), axis=-1)
         px, pck = keypoint_errors_2d(
             kp, val["kp2d_observed"][val_rows], val["visible"][val_rows], diagonal

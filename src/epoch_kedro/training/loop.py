@@ -6,6 +6,7 @@ and ``validate_fn(model) -> {name: float}`` plug into :func:`fit`.
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import warnings
@@ -23,8 +24,9 @@ from epoch_kedro.training import distributed
 from epoch_kedro.training.distributed import World
 from epoch_kedro.utils.checkpoint import content_hash, load_checkpoint, save_checkpoint
 from epoch_kedro.utils.config import flatten
+from epoch_kedro.utils.precision import autocast, check_precision, decide
 from epoch_kedro.utils.progress import progress
-from epoch_kedro.utils.runtime import autocast, pick_device, seed_everything
+from epoch_kedro.utils.runtime import pick_device, seed_everything
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +47,7 @@ class LoopConfig:
     grad_clip: float = 1.0
     seed: int = 0
     device: str = "auto"
-    amp: bool = True  # bfloat16 autocast on CUDA
-    cpu_amp: bool = False  # ... and on CPUs with native bf16 (checked per model on validation)
+    precision: str = "fp32"  # or "auto" (bf16 where it pays: utils.precision), "bf16"
     monitor: str = "loss"  # validation key whose minimum selects the best weights
     max_steps_per_epoch: int = 0  # 0 = the whole training set each epoch
     warmup_steps: int = 0  # linear learning-rate ramp over the first optimiser steps
@@ -56,6 +57,7 @@ class LoopConfig:
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:
             raise ValueError(f"loop.schedule={self.schedule!r}; choose one of {list(SCHEDULES)}")
+        check_precision(self.precision)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -123,6 +125,8 @@ class FitResult:
 
     best_state: dict[str, torch.Tensor]
     history: list[dict[str, float]] = field(default_factory=list)
+    precision: str = "fp32"  # what the training steps ran in (utils.precision)
+    training: dict[str, Any] = field(default_factory=dict)  # settings, for the model artifact
 
 
 def _batches(data: Batch, config: LoopConfig, generator: torch.Generator, rank: World, device):
@@ -212,6 +216,7 @@ def fit(
     loop = {k: v for k, v in config.to_dict().items() if k not in ("epochs", "devices")}
     meta = {"name": "model", "loop": loop, **(meta or {}), "data": fingerprint}
     name = meta["name"]
+    bf16 = _bf16_steps(model, train, loss_fn, config, device, ranks)
     start, history, best_state, best_score = 0, [], None, math.inf
     if resume:
         start, history, best_state, best_score = _resume(
@@ -231,6 +236,7 @@ def fit(
                 epoch * _steps(train, config),
                 scheduler.get_last_lr(),
                 ranks,
+                bf16,
             ),
         )
         scheduler.step()
@@ -272,7 +278,37 @@ def fit(
             )
     if best_state is None:  # zero epochs requested
         best_state = _snapshot(model)
-    return FitResult(best_state=best_state, history=history)
+    precision = "bf16" if bf16 else "fp32"
+    training = {k: v for k, v in meta.items() if k not in ("name", "data")}
+    training.update(loop=config.to_dict(), precision=precision)
+    return FitResult(best_state, history, precision, training)
+
+
+def _bf16_steps(model, train: Batch, loss_fn: LossFn, config: LoopConfig, device, ranks) -> bool:
+    """Whether the training steps autocast to bf16 (:func:`utils.precision.decide`).
+
+    The probe, when one runs, times the model's own step on a copy of it and a batch of a
+    separate shuffle, so the run's weights and random streams are those of a run without it.
+    Every process of a data-parallel run takes bf16 only if all of them do.
+    """
+    probe: dict[str, Any] = {}
+
+    def step(_bf16: bool) -> None:
+        if not probe:  # built on the first call: most decisions need no probe at all
+            shuffle = torch.Generator().manual_seed(config.seed)
+            probe["model"] = copy.deepcopy(model).train()
+            probe["batch"] = next(_batches(train, config, shuffle, ranks, device))
+            probe["generator"] = torch.Generator().manual_seed(config.seed)
+        terms = loss_fn(probe["model"], probe["batch"], probe["generator"])
+        probe["model"].zero_grad(set_to_none=True)
+        terms["total"].backward()
+
+    size = sum(p.numel() for p in model.parameters())
+    shapes = ", ".join(f"{k} {tuple(v.shape[1:])}" for k, v in sorted(train.items()))
+    key = f"training {type(model).__name__} ({size:,} weights, batch {config.batch_size}: {shapes})"
+    bf16 = decide(device, config.precision, key, step).bf16
+    probe.clear()
+    return distributed.all_true(bf16, ranks.size)
 
 
 def _device(config: LoopConfig, ranks: World) -> torch.device:
@@ -315,6 +351,7 @@ class _Epoch:
     first_step: int
     lrs: list[float]
     ranks: World = field(default_factory=World)
+    bf16: bool = False
 
 
 def _warm_up(optimizer, epoch: _Epoch, step: int, warmup_steps: int) -> None:
@@ -342,7 +379,7 @@ def _train_epoch(model, train, loss_fn, optimizer, config, generators, device, e
         enabled=ranks.main,
     )
     for batch in bar:
-        with autocast(device, config.amp and (device.type == "cuda" or config.cpu_amp)):
+        with autocast(device, epoch.bf16):
             terms = loss_fn(model, batch, generators.loss)
         # All ranks skip a step together, or their gradient exchange would wait forever.
         if not distributed.all_true(bool(torch.isfinite(terms["total"])), ranks.size):

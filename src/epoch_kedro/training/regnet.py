@@ -292,7 +292,12 @@ def train_regnet(
 
     def validate_fn(model):
         pred = predict_regnet(
-            model, val_crops, val_boxes, val["image_size"][val_rows], frames=val_frames
+            model,
+            val_crops,
+            val_boxes,
+            val["image_size"][val_rows],
+            frames=val_frames,
+            precision=config.loop.precision,
         )
         return camera_metrics(pred, val, val_rows)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import random
 
 import numpy as np
@@ -32,25 +31,3 @@ def set_threads(params: dict) -> None:
     threads = int(params.get("torch_threads", 0))
     if threads > 0:
         torch.set_num_threads(threads)
-
-
-def bf16_supported(device: torch.device) -> bool:
-    """Whether bfloat16 autocast is fast here: CUDA, or a CPU with native bf16 (AVX512-BF16/AMX).
-
-    On a CPU without it, bf16 is emulated and slower than fp32, so autocast stays off there.
-    """
-    if device.type == "cuda":
-        return True
-    if device.type != "cpu":
-        return False
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
-def autocast(device: torch.device, enabled: bool):
-    """bfloat16 autocast on ``device`` when ``enabled`` and :func:`bf16_supported`, else a no-op."""
-    if enabled and bf16_supported(device):
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()

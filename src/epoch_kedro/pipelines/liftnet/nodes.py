@@ -88,7 +88,7 @@ def train_lifter_variants(  # noqa: PLR0913 - one argument per catalog input of 
 
 def _artifact(trained: tuple) -> tuple[dict[str, Any], list[dict]]:
     model, result = trained
-    return to_artifact(model, "liftnet", result.history), result.history
+    return to_artifact(model, "liftnet", result.history, result.training), result.history
 
 
 def _lifter_job(

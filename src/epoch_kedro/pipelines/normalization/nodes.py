@@ -141,4 +141,4 @@ def train_flow_prior(
         noise=float(flow.get("noise", 0.01)),
         devices=loop.devices,
     )
-    return to_artifact(model, "pose_flow", result.history), result.history
+    return to_artifact(model, "pose_flow", result.history, result.training), result.history

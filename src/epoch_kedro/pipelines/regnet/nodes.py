@@ -53,7 +53,7 @@ def train_localizer_model(
         resume=run.resume,
         devices=config.loop.devices,
     )
-    return to_artifact(model, "localizer", result.history), result.history
+    return to_artifact(model, "localizer", result.history, result.training), result.history
 
 
 def train_regnet_model(  # noqa: PLR0913 - one argument per catalog input of the node
@@ -90,4 +90,4 @@ def train_regnet_model(  # noqa: PLR0913 - one argument per catalog input of the
         resume=run.resume,
         devices=config.loop.devices,
     )
-    return to_artifact(model, "regnet", result.history), result.history
+    return to_artifact(model, "regnet", result.history, result.training), result.history
