@@ -100,6 +100,18 @@ def test_fp32_and_bf16_are_obeyed_whatever_the_hardware(monkeypatch):
         LoopConfig(precision="fp16")
 
 
+def test_the_environment_answers_every_auto_decision(monkeypatch):
+    cpu_has_bf16(monkeypatch, True)
+    calls = timings(monkeypatch, 40.0, 10.0)
+    monkeypatch.setenv(precision.OVERRIDE_ENV, "fp32")
+    assert not decide(CPU, "auto", "model", lambda b: None).bf16
+    assert decide(CPU, "bf16", "model", lambda b: None).bf16  # an explicit setting wins
+    monkeypatch.setenv(precision.OVERRIDE_ENV, "half")
+    with pytest.raises(ValueError, match=r"EPOCH_PRECISION='half'"):
+        decide(CPU, "auto", "model", lambda b: None)
+    assert calls == []
+
+
 def test_a_bad_precision_parameter_is_one_line_naming_it():
     with pytest.raises(ParameterError, match=r"precision='half'"):
         check_parameters({"liftnet": {"loop": {"precision": "half"}}})

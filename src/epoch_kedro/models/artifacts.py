@@ -1,7 +1,7 @@
 """Model artifacts: a trained model as a plain checkpoint dict, and back.
 
-Artifact layout: ``{"format", "kind", "config", "state_dict", "history", "training"}``. Only tensors and
-plain values, so it loads with ``torch.load(weights_only=True)``.
+Artifact layout: ``{"format", "kind", "config", "state_dict", "history", "training"}``. Only
+tensors and plain values, so it loads with ``torch.load(weights_only=True)``.
 """
 
 from __future__ import annotations

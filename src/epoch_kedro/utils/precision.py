@@ -4,8 +4,8 @@ A flag cannot tell: oneDNN reports bf16 support on every AVX-512 CPU, where bf16
 2.5-3.3x slower than fp32 (measured on a 2-core Xeon without AVX512-BF16, issue 24), while on a
 CPU with AVX512-BF16 the same autocast halves LiftNet's step time. So:
 
-1. ``precision: fp32`` never autocasts; ``precision: bf16`` always does (with a warning where it
-   is emulated).
+1. ``precision: fp32`` never autocasts; ``precision: bf16`` always does (even where emulated).
+   The environment variable ``EPOCH_PRECISION=fp32|bf16`` answers every ``auto`` the same way.
 2. ``precision: auto`` (the default) uses fp32 where the device has no native bf16: a CPU
    without AVX512-BF16 or AMX, a GPU before Ampere.
 3. Where it is native, a short timed probe of the model's own step (a few steps in each
@@ -44,6 +44,9 @@ PROBE_STEPS = 3
 PROBE_SECONDS = 6.0
 #: Environment variable naming the cache file (default: ``~/.cache/epoch_kedro/precision.json``).
 CACHE_ENV = "EPOCH_PRECISION_CACHE"
+#: Environment variable that answers every ``auto`` decision (``fp32`` or ``bf16``): e.g. to
+#: run as a CPU without native bf16 does, for figures comparable with such a machine's.
+OVERRIDE_ENV = "EPOCH_PRECISION"
 
 _logged: set[str] = set()
 
@@ -120,12 +123,15 @@ def decide(
     called only on a device with native bf16 when no cached answer exists.
     """
     check_precision(precision)
+    override = os.environ.get(OVERRIDE_ENV, "auto") or "auto"
+    if precision == "auto" and override != "auto":
+        precision = check_precision(override, OVERRIDE_ENV)
     native = native_bf16(device)
     if precision == "fp32":
-        decision = Decision(False, "precision=fp32 requested")
+        decision = Decision(False, "fp32 requested")
     elif precision == "bf16":
         emulated = "" if native else f", although {device_name(device.type)} emulates it"
-        decision = Decision(True, f"precision=bf16 requested{emulated}")
+        decision = Decision(True, f"bf16 requested{emulated}")
     elif not native:
         decision = Decision(
             False, f"{device_name(device.type)} has no native bf16 (emulated bf16 is slower)"
