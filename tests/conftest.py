@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +15,9 @@ from epoch_kedro.data.synthetic.generate import CameraConfig
 os.environ.setdefault("EPOCH_PROGRESS", "0")
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+# The bf16 probe's answers go to a cache of this test session, not the user's (subprocesses
+# inherit it, so a session decides once per model shape).
+os.environ["EPOCH_PRECISION_CACHE"] = str(Path(tempfile.mkdtemp(prefix="epoch-")) / "bf16.json")
 
 SMALL_CONFIG = SyntheticConfig(
     seed=7,

@@ -25,6 +25,7 @@ CPU = torch.device("cpu")
 def fresh_cache(tmp_path, monkeypatch):
     """Each test its own cache file and its own once-only log."""
     monkeypatch.setenv(precision.CACHE_ENV, str(tmp_path / "precision.json"))
+    monkeypatch.delenv(precision.OVERRIDE_ENV, raising=False)
     monkeypatch.setattr(precision, "_logged", set())
     return tmp_path / "precision.json"
 

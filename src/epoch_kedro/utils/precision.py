@@ -124,14 +124,15 @@ def decide(
     """
     check_precision(precision)
     override = os.environ.get(OVERRIDE_ENV, "auto") or "auto"
+    source = "requested"
     if precision == "auto" and override != "auto":
-        precision = check_precision(override, OVERRIDE_ENV)
+        precision, source = check_precision(override, OVERRIDE_ENV), f"{OVERRIDE_ENV}={override}"
     native = native_bf16(device)
     if precision == "fp32":
-        decision = Decision(False, "fp32 requested")
+        decision = Decision(False, source)
     elif precision == "bf16":
         emulated = "" if native else f", although {device_name(device.type)} emulates it"
-        decision = Decision(True, f"bf16 requested{emulated}")
+        decision = Decision(True, f"{source}{emulated}")
     elif not native:
         decision = Decision(
             False, f"{device_name(device.type)} has no native bf16 (emulated bf16 is slower)"
