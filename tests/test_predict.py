@@ -13,7 +13,15 @@ from epoch_kedro.api import lift, load_liftnet
 from epoch_kedro.evaluation.metrics import pose_metrics
 from epoch_kedro.geometry import project, project_distorted, world_to_camera
 from epoch_kedro.keypoints import LAYOUTS
-from epoch_kedro.predict import PredictError, camera_from_options, main, predict
+from epoch_kedro.predict import (
+    PredictError,
+    ReadOptions,
+    camera_from_options,
+    input_files,
+    main,
+    predict,
+    read_poses,
+)
 from epoch_kedro.skeleton import JOINT_INDEX
 from tests.test_keypoints import _in_layout
 
@@ -43,7 +51,7 @@ def _write(layout: str, kp17: np.ndarray, folder, rng) -> list[str]:
     kp = _in_layout(kp17, layout, rng)
     xyc = np.concatenate([kp, np.full((*kp.shape[:2], 1), 0.9)], -1)
     folder.mkdir()
-    if layout == "coco17":
+    if layout in ("coco17", "halpe26", "coco_wholebody"):  # COCO-style results (also AlphaPose)
         dets = [{"image_id": i, "keypoints": p.reshape(-1).tolist(), "score": 0.9}
                 for i, p in enumerate(xyc)]  # fmt: skip
         dets.append({"image_id": 0, "keypoints": (xyc[0] * 0.5).reshape(-1).tolist(), "score": 0.1})
@@ -62,7 +70,7 @@ def _write(layout: str, kp17: np.ndarray, folder, rng) -> list[str]:
     return [str(folder)]
 
 
-@pytest.mark.parametrize("layout", ["coco17", "openpose25", "openpose18", "mediapipe", "h36m"])
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
 def test_predict_lifts_every_layout_like_lift_on_the_original_2d(
     layout, scene, model_path, tmp_path
 ):
@@ -167,7 +175,8 @@ def test_the_command_exits_2_with_one_line_and_0_on_success(scene, model_path, t
 
 def test_layout_names_match_the_documented_keypoint_counts():
     assert {k: len(v) for k, v in LAYOUTS.items()} == {
-        "coco17": 17, "openpose25": 25, "openpose18": 18, "mediapipe": 33, "h36m": 17,
+        "coco17": 17, "openpose25": 25, "openpose25b": 25, "openpose18": 18, "halpe26": 26,
+        "coco_wholebody": 133, "mediapipe": 33, "h36m": 17,
     }  # fmt: skip
 
 
@@ -222,7 +231,7 @@ def test_plot_of_a_keypoint_sequence(scene, model_path, tmp_path):
     assert names == ["walk.gif", "walk_0.png", "walk_1.png", "walk_2.png"]
 
 
-@pytest.mark.parametrize("layout", ["openpose25", "openpose18"])
+@pytest.mark.parametrize("layout", ["openpose25", "openpose25b", "openpose18"])
 def test_layout_openpose_means_either_openpose_layout(layout, scene, model_path, tmp_path):
     _, kp17, _ = scene
     inputs = _write(layout, kp17, tmp_path / "in", np.random.default_rng(0))
@@ -231,3 +240,49 @@ def test_layout_openpose_means_either_openpose_layout(layout, scene, model_path,
     assert summary["lifted"] == len(kp17)
     document = json.loads((tmp_path / "out/predictions.json").read_text())
     assert document["layout"] == layout
+
+
+def _read(folder, layout: str = "auto"):
+    return read_poses(input_files([str(folder)])[0], ReadOptions(layout=layout))
+
+
+@pytest.mark.parametrize("layout", ["openpose25", "openpose25b"])
+def test_25_keypoints_are_read_in_the_order_their_positions_show_and_it_is_said(
+    layout, scene, tmp_path, caplog
+):
+    _, kp17, _ = scene
+    _write(layout, kp17, tmp_path / "in", np.random.default_rng(0))
+    with caplog.at_level("INFO", logger="epoch_kedro.predict.readers"):
+        poses = _read(tmp_path / "in")
+    assert poses.layout == layout
+    assert f"keypoints read as {layout} (its bones are " in poses.layout_note
+    assert f"and {len(kp17) - 1} more files: keypoints read as {layout}" in caplog.text
+    assert _read(tmp_path / "in", layout).layout == layout  # asked for and confirmed
+
+
+def test_body25b_files_asked_to_be_read_as_body25_are_refused_in_one_line(scene, tmp_path):
+    _, kp17, _ = scene
+    _write("openpose25b", kp17, tmp_path / "in", np.random.default_rng(0))
+    with pytest.raises(PredictError) as refused:
+        _read(tmp_path / "in", "openpose25")
+    message = str(refused.value)
+    assert "\n" not in message and message.startswith(str(tmp_path / "in"))
+    assert "--layout openpose25, but the keypoints are openpose25b" in message
+    assert message.endswith("give --layout openpose25b")
+
+
+def test_25_keypoints_whose_positions_cannot_tell_the_order_are_refused_in_one_line(
+    model_path, tmp_path, capsys
+):
+    (tmp_path / "in").mkdir()
+    for i in range(3):  # every keypoint at one point: no bone has a length
+        person = {"pose_keypoints_2d": [250.0, 250.0, 0.9] * 25}
+        (tmp_path / f"in/c_{i:012d}_keypoints.json").write_text(json.dumps({"people": [person]}))
+    code = main([str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--image-size", "1000",
+                 "1000", "--liftnet", str(model_path)])  # fmt: skip
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and not (tmp_path / "out").exists()
+    assert "c_000000000000_keypoints.json and 2 more files: 25 keypoints per pose" in lines[0]
+    assert lines[0].endswith("give --layout openpose25 or --layout openpose25b")
+    # Asked for by name, the same keypoints are read as asked: nothing contradicts it.
+    assert _read(tmp_path / "in", "openpose25b").layout == "openpose25b"

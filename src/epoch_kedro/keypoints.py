@@ -4,13 +4,19 @@ Each layout maps to the project's skeleton (:mod:`epoch_kedro.skeleton`) by a fi
 combination of its own keypoints. Joints a layout has are copied. The ones it lacks are derived
 the way lifting projects usually derive them:
 
-- pelvis (``Hip``) = the midpoint of the two hips;
+- pelvis (``Hip``) = the midpoint of the two hips (in every layout, also those with a hip
+  centre keypoint of their own, so that all layouts agree);
 - ``Thorax`` = the midpoint of the shoulders;
 - ``Spine`` = the midpoint of pelvis and thorax;
 - ``Neck`` (the Human3.6M "nose" joint) = the nose;
-- ``Head`` = the midpoint of the eyes.
+- ``Head`` = the midpoint of the eyes; in layouts with a top-of-head keypoint (BODY_25B,
+  HALPE-26) the midpoint of the eyes' midpoint and the top of the head, since the Human3.6M
+  head joint sits about halfway between eye level and the top of the skull.
 
 A derived joint is as confident as the least confident keypoint it is made of.
+
+BODY_25 and BODY_25B both have 25 keypoints in different orders: :func:`guess_layout` tells
+them apart from the keypoints' positions (docs/KEYPOINTS.md).
 """
 
 from __future__ import annotations
@@ -21,16 +27,18 @@ import numpy as np
 
 from epoch_kedro.skeleton import JOINT_NAMES, NUM_JOINTS
 
-_LIMBS = ("Shoulder", "Elbow", "Wrist", "Hip", "Knee", "Ankle")
+_COCO17 = (
+    "Nose", "LEye", "REye", "LEar", "REar",
+    "LShoulder", "RShoulder", "LElbow", "RElbow", "LWrist", "RWrist",
+    "LHip", "RHip", "LKnee", "RKnee", "LAnkle", "RAnkle",
+)  # fmt: skip
+_HAND21 = ("Root", *(f"{f}{i}" for f in ("Thumb", "Index", "Middle", "Ring", "Pinky")
+                     for i in range(1, 5)))  # fmt: skip
 
 #: Keypoint names of each layout, in the layout's own order.
 LAYOUTS: dict[str, tuple[str, ...]] = {
     # COCO keypoints (also mmpose, detectron2, YOLO-pose exports).
-    "coco17": (
-        "Nose", "LEye", "REye", "LEar", "REar",
-        "LShoulder", "RShoulder", "LElbow", "RElbow", "LWrist", "RWrist",
-        "LHip", "RHip", "LKnee", "RKnee", "LAnkle", "RAnkle",
-    ),
+    "coco17": _COCO17,
     # OpenPose BODY_25.
     "openpose25": (
         "Nose", "Neck", "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow", "LWrist",
@@ -38,10 +46,31 @@ LAYOUTS: dict[str, tuple[str, ...]] = {
         "REye", "LEye", "REar", "LEar",
         "LBigToe", "LSmallToe", "LHeel", "RBigToe", "RSmallToe", "RHeel",
     ),
+    # OpenPose BODY_25B (the experimental model Pose2Sim uses): COCO order, then two head
+    # points and the feet; same count as BODY_25, different order.
+    "openpose25b": (
+        *_COCO17, "UpperNeck", "HeadTop",
+        "LBigToe", "LSmallToe", "LHeel", "RBigToe", "RSmallToe", "RHeel",
+    ),
     # OpenPose COCO-18.
     "openpose18": (
         "Nose", "Neck", "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow", "LWrist",
         "RHip", "RKnee", "RAnkle", "LHip", "LKnee", "LAnkle", "REye", "LEye", "REar", "LEar",
+    ),
+    # HALPE-26 (AlphaPose, RTMPose / rtmlib): COCO order, then the tools' own "Head" (top of
+    # the head), "Neck" and "Hip" (pelvis centre), then the feet.
+    "halpe26": (
+        *_COCO17, "Head", "Neck", "Hip",
+        "LBigToe", "RBigToe", "LSmallToe", "RSmallToe", "LHeel", "RHeel",
+    ),
+    # COCO-WholeBody 133 (mmpose, DWPose, RTMW): COCO order, 6 foot points, 68 face points,
+    # 21 points of the left hand, then of the right (each from the hand's root at the wrist).
+    "coco_wholebody": (
+        *_COCO17,
+        "LBigToe", "LSmallToe", "LHeel", "RBigToe", "RSmallToe", "RHeel",
+        *(f"Face{i}" for i in range(68)),
+        *(f"LHand{p}" for p in _HAND21),
+        *(f"RHand{p}" for p in _HAND21),
     ),
     # MediaPipe Pose (BlazePose) 33 landmarks.
     "mediapipe": (
@@ -55,9 +84,15 @@ LAYOUTS: dict[str, tuple[str, ...]] = {
     "h36m": JOINT_NAMES,
 }  # fmt: skip
 
+#: The top-of-head keypoint of the layouts that have one (named as the tools name it).
+HEAD_TOP: dict[str, str] = {"openpose25b": "HeadTop", "halpe26": "Head"}
 
-def _recipe() -> dict[str, dict[str, float]]:
-    """Each Human3.6M joint as weights over layout keypoint names."""
+#: Layouts that share a keypoint count: the keypoints' positions decide (:func:`guess_layout`).
+SAME_COUNT: dict[int, tuple[str, ...]] = {25: ("openpose25", "openpose25b")}
+
+
+def _recipe(layout: str) -> dict[str, dict[str, float]]:
+    """Each Human3.6M joint as weights over ``layout``'s keypoint names."""
     recipe: dict[str, dict[str, float]] = {}
     for side in "LR":
         for ours, theirs in (("Hip", "Hip"), ("Knee", "Knee"), ("Foot", "Ankle")):
@@ -71,10 +106,11 @@ def _recipe() -> dict[str, dict[str, float]]:
     recipe["Spine"] = {k: 0.5 * v for k, v in (pelvis | thorax).items()}
     recipe["Neck"] = {"Nose": 1.0}
     recipe["Head"] = {"LEye": 0.5, "REye": 0.5}
+    if layout in HEAD_TOP:
+        # The eyes alone put the head joint several cm too low, the top of the head 10 cm too
+        # high: halfway between them is close to Human3.6M's head joint.
+        recipe["Head"] = {"LEye": 0.25, "REye": 0.25, HEAD_TOP[layout]: 0.5}
     return recipe
-
-
-_RECIPE = _recipe()
 
 
 def mapping(layout: str) -> np.ndarray:
@@ -83,9 +119,10 @@ def mapping(layout: str) -> np.ndarray:
     if layout == "h36m":
         return np.eye(NUM_JOINTS)
     index = {name: k for k, name in enumerate(names)}
+    recipe = _recipe(layout)
     weights = np.zeros((NUM_JOINTS, len(names)))
     for j, joint in enumerate(JOINT_NAMES):
-        for name, w in _RECIPE[joint].items():
+        for name, w in recipe[joint].items():
             weights[j, index[name]] = w
     return weights
 
@@ -96,13 +133,122 @@ def _layout(layout: str) -> tuple[str, ...]:
     return LAYOUTS[layout]
 
 
-def layout_of(n_keypoints: int) -> str:
-    """The layout with ``n_keypoints`` keypoints (17 is read as COCO, not Human3.6M)."""
-    by_count = {len(v): k for k, v in LAYOUTS.items() if k != "h36m"}
-    if n_keypoints not in by_count:
-        counts = ", ".join(f"{n} ({k})" for n, k in sorted(by_count.items()))
-        raise ValueError(f"{n_keypoints} keypoints match no known layout; expected {counts}")
-    return by_count[n_keypoints]
+def layouts_with(n_keypoints: int) -> tuple[str, ...]:
+    """The layouts with ``n_keypoints`` keypoints (Human3.6M aside: 17 is read as COCO)."""
+    return tuple(k for k, v in LAYOUTS.items() if k != "h36m" and len(v) == n_keypoints)
+
+
+def layout_of(n_keypoints: int, keypoints: np.ndarray | None = None) -> str:
+    """The layout with ``n_keypoints`` keypoints (17 is read as COCO, not Human3.6M).
+
+    A count that two layouts share (25: BODY_25 or BODY_25B) is decided from ``keypoints``
+    (:func:`guess_layout`); without them, or when they cannot tell, it is a ValueError.
+    """
+    candidates = layouts_with(n_keypoints)
+    if not candidates:
+        counts = {len(v): k for k, v in LAYOUTS.items() if k != "h36m"}
+        listed = ", ".join(f"{n} ({' or '.join(layouts_with(n))})" for n in sorted(counts))
+        raise ValueError(f"{n_keypoints} keypoints match no known layout; expected {listed}")
+    if len(candidates) == 1:
+        return candidates[0]
+    if keypoints is None:
+        raise ValueError(f"{n_keypoints} keypoints are {' or '.join(candidates)}; only the "
+                         "keypoints' positions tell which")  # fmt: skip
+    return guess_layout(keypoints, candidates).layout
+
+
+#: Bones between keypoints that both 25-keypoint orders name. On any real body, seen from any
+#: side, they are short against the body's size; read in the wrong order most of them join
+#: far-apart points (an eye to an ankle, a heel to a hip).
+_PROBE_BONES: tuple[tuple[str, str], ...] = (
+    ("Nose", "LEye"), ("Nose", "REye"), ("LEye", "LEar"), ("REye", "REar"),
+    ("LShoulder", "RShoulder"), ("LHip", "RHip"),
+    *((s + a, s + b) for s in "LR" for a, b in (
+        ("Shoulder", "Elbow"), ("Elbow", "Wrist"), ("Shoulder", "Hip"), ("Hip", "Knee"),
+        ("Knee", "Ankle"), ("Ankle", "BigToe"), ("Ankle", "SmallToe"), ("Ankle", "Heel"),
+    )),
+)  # fmt: skip
+
+#: How much longer the probe bones must be in the other order for a layout to be chosen.
+MARGIN = 1.5
+#: Fewest probe bones with both ends seen (in some pose) for an order to be judged.
+MIN_BONES = 4
+
+
+class UndecidedLayout(ValueError):
+    """The keypoints' positions do not tell which of two same-count layouts they are."""
+
+
+@dataclass(frozen=True)
+class Guess:
+    """A layout chosen from the keypoints' positions: ``ratio`` is how many times longer the
+    probe bones are (:func:`bone_length`) when read in the ``other`` layout's order."""
+
+    layout: str
+    other: str
+    ratio: float
+
+    def __str__(self) -> str:
+        return (f"{self.layout} (its bones are {self.ratio:.1f}x shorter than read as "
+                f"{self.other})")  # fmt: skip
+
+
+def _points(keypoints: np.ndarray) -> np.ndarray:
+    """``(N, K, 2)`` positions, NaN where missing (non-finite or confidence 0: OpenPose writes
+    undetected keypoints as 0, 0, 0)."""
+    kp = np.asarray(keypoints, dtype=np.float64)
+    kp = kp[None] if kp.ndim == 2 else kp
+    xy = kp[..., :2]
+    seen = np.isfinite(xy).all(-1)
+    if kp.shape[-1] == 3:
+        seen &= np.nan_to_num(kp[..., 2]) > 0
+    return np.where(seen[..., None], xy, np.nan)
+
+
+def _sizes(xy: np.ndarray) -> np.ndarray:
+    """Each pose's size: RMS distance of its seen points from their centroid (the same in any
+    order, so it makes bone lengths comparable across poses); NaN below two distinct points."""
+    seen = np.isfinite(xy).all(-1)
+    count = seen.sum(-1)
+    centre = np.where(seen[..., None], xy, 0.0).sum(1) / np.maximum(count, 1)[:, None]
+    spread = np.where(seen, ((xy - centre[:, None]) ** 2).sum(-1), 0.0).sum(-1)
+    size = np.sqrt(spread / np.maximum(count, 1))
+    return np.where((count >= 2) & (size > 0), size, np.nan)
+
+
+def bone_length(keypoints: np.ndarray, layout: str) -> float:
+    """How long the probe bones are when ``keypoints`` ``(N, K, 2|3)`` are read in ``layout``'s
+    order: per bone the median over poses (in units of each pose's size), then the mean over
+    bones. NaN when fewer than :data:`MIN_BONES` bones are seen."""
+    index = {name: k for k, name in enumerate(_layout(layout))}
+    xy = _points(keypoints)
+    size = _sizes(xy)
+    medians = []
+    for a, b in _PROBE_BONES:
+        length = np.linalg.norm(xy[:, index[a]] - xy[:, index[b]], axis=-1) / size
+        length = length[np.isfinite(length)]
+        if len(length):
+            medians.append(float(np.median(length)))
+    return float(np.mean(medians)) if len(medians) >= MIN_BONES else float("nan")
+
+
+def guess_layout(keypoints: np.ndarray, candidates: tuple[str, ...]) -> Guess:
+    """Which of two same-count ``candidates`` all of ``keypoints`` ``(N, K, 2|3)`` (every pose
+    of a source, not frame by frame) are: the order under which the probe bones are shorter,
+    by at least :data:`MARGIN`. Raises :class:`UndecidedLayout` when no order is."""
+    counts = {len(_layout(name)) for name in candidates}
+    if len(counts) != 1 or np.shape(keypoints)[-2] not in counts:
+        raise ValueError(f"{' and '.join(candidates)}: expected keypoints (N, K, 2 or 3) of "
+                         f"one count, got shape {np.shape(keypoints)}")  # fmt: skip
+    lengths = {name: bone_length(keypoints, name) for name in candidates}
+    if not all(np.isfinite(v) for v in lengths.values()):
+        raise UndecidedLayout(f"too few keypoints seen (under {MIN_BONES} bones with both ends)")
+    best, other = sorted(candidates, key=lambda n: lengths[n])
+    ratio = lengths[other] / lengths[best] if lengths[best] > 0 else float("inf")
+    if not ratio >= MARGIN:
+        raise UndecidedLayout(f"bones {ratio:.2f}x as long in one order as in the other, "
+                              f"under the {MARGIN}x needed")  # fmt: skip
+    return Guess(best, other, ratio)
 
 
 @dataclass(frozen=True)

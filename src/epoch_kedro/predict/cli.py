@@ -24,7 +24,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders or globs")
     parser.add_argument("--out", required=True, help="folder for predictions.{json,npz,csv}")
     parser.add_argument("--layout", default="auto", choices=LAYOUT_CHOICES,
-                        help="keypoint layout (auto: from the keypoint count)")  # fmt: skip
+                        help="keypoint layout (auto: from the keypoint count; 25 keypoints, "
+                        "BODY_25 or BODY_25B, from their positions; openpose: any OpenPose "
+                        "layout; see docs/KEYPOINTS.md)")  # fmt: skip
     camera = parser.add_mutually_exclusive_group()
     camera.add_argument("--camera", help="JSON/YAML with K (3x3), optional dist, image_size")
     camera.add_argument("--focal", type=float, help="focal length in pixels")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +18,13 @@ import numpy as np
 
 from epoch_kedro.errors import EpochError
 from epoch_kedro.inference.images import IMAGE_SUFFIXES
-from epoch_kedro.keypoints import LAYOUTS, layout_of
+from epoch_kedro.keypoints import LAYOUTS, SAME_COUNT, UndecidedLayout, guess_layout, layout_of
 from epoch_kedro.skeleton import JOINT_NAMES
 from epoch_kedro.utils.progress import progress
 
 KEYPOINT_SUFFIXES = (".json", ".csv", ".npz")
+
+logger = logging.getLogger(__name__)
 
 
 class PredictError(EpochError, ValueError):
@@ -37,6 +40,7 @@ class Poses:
     source: list[str] = field(default_factory=list)
     frame: list[Any] = field(default_factory=list)
     person: list[int] = field(default_factory=list)  # index of the person within the frame
+    layout_note: str | None = None  # how the layout was told from its keypoints, when it was
 
     def add(self, keypoints: np.ndarray, source: Path, frame: Any, person: int = 0) -> None:
         self.keypoints.append(keypoints)
@@ -94,16 +98,37 @@ def _keypoint_rows(flat: Any, source: Path, what: str) -> np.ndarray:
     return values.reshape(-1, 3)
 
 
+def _open(count: int) -> str:
+    """The layout name of a count two layouts share, left open until every file is read
+    (:func:`_settle`): ``"openpose25|openpose25b"``."""
+    return "|".join(SAME_COUNT[count])
+
+
+def _candidates(layout: str) -> tuple[str, ...]:
+    """The layouts ``layout`` may be: both of an open name, else the layouts sharing its count
+    (so that a requested one is checked against the keypoints too)."""
+    if "|" in layout:
+        return tuple(layout.split("|"))
+    same = SAME_COUNT.get(len(LAYOUTS[layout]), ())
+    return same if layout in same else (layout,)
+
+
+def _size(layout: str) -> int:
+    return len(LAYOUTS[_candidates(layout)[0]])
+
+
 def _layout_for(count: int, layout: str, source: Path) -> str:
-    """``layout``, or (``auto``) the layout with ``count`` keypoints; ``openpose`` is BODY_25
-    or COCO-18 by count."""
+    """``layout``, or (``auto``) the layout with ``count`` keypoints; ``openpose`` is BODY_25,
+    BODY_25B or COCO-18 by count. A count two layouts share (25) is left open (:func:`_open`)."""
     if layout == "openpose":
-        openpose = {len(LAYOUTS[n]): n for n in ("openpose25", "openpose18")}
-        if count not in openpose:
-            raise PredictError(f"{source}: {count} keypoints; OpenPose has 25 (BODY_25) or 18")
-        return openpose[count]
+        if count not in (25, len(LAYOUTS["openpose18"])):
+            raise PredictError(f"{source}: {count} keypoints; OpenPose has 25 (BODY_25 or "
+                               "BODY_25B) or 18 (COCO-18)")  # fmt: skip
+        return _open(count) if count in SAME_COUNT else "openpose18"
     if layout != "auto":
         return layout
+    if count in SAME_COUNT:
+        return _open(count)
     try:
         return layout_of(count)
     except ValueError as err:
@@ -114,7 +139,42 @@ def _check_layout(poses: Poses | None, layout: str, source: Path) -> Poses:
     if poses is None:
         return Poses(layout)
     if poses.layout != layout:
-        raise PredictError(f"{source}: layout {layout}, but earlier files are {poses.layout}")
+        theirs, ours = (name.replace("|", " or ") for name in (poses.layout, layout))
+        raise PredictError(f"{source}: layout {ours}, but earlier files are {theirs}")
+    return poses
+
+
+def _where(sources: list[str]) -> str:
+    """The files a decision over many poses is about, for its one line."""
+    files = list(dict.fromkeys(sources))
+    return files[0] if len(files) == 1 else f"{files[0]} and {len(files) - 1} more files"
+
+
+def _settle(poses: Poses, asked: str) -> Poses:
+    """Tell an open layout (BODY_25 or BODY_25B) from all the poses together, or check the one
+    ``asked`` for (``--layout``) against them: a skeleton read in the wrong order is refused,
+    never lifted. Every pose of every file counts: one frame can be too occluded to tell.
+    """
+    candidates = _candidates(poses.layout)
+    requested = asked in LAYOUTS
+    if len(candidates) < 2 or (poses.layout in LAYOUTS and not requested):
+        return poses  # one layout has this count, or a CSV header named the keypoints
+    where = _where(poses.source)
+    try:
+        guess = guess_layout(np.stack(poses.keypoints), candidates)
+    except UndecidedLayout as err:
+        if requested:  # nothing contradicts the layout asked for
+            return poses
+        choices = " or ".join(f"--layout {c}" for c in candidates)
+        message = (f"{where}: {_size(poses.layout)} keypoints per pose, and their positions "
+                   f"do not tell which layout ({err}); give {choices}")  # fmt: skip
+        raise PredictError(message) from None
+    if requested and guess.layout != poses.layout:
+        raise PredictError(f"{where}: --layout {poses.layout}, but the keypoints are "
+                           f"{guess}; give --layout {guess.layout}")  # fmt: skip
+    poses.layout = guess.layout
+    poses.layout_note = f"{where}: keypoints read as {guess}"
+    logger.info(poses.layout_note)
     return poses
 
 
@@ -147,9 +207,10 @@ def _read_openpose(data: dict, source: Path, poses: Poses | None, options: ReadO
     """One OpenPose frame: the person with the most confident keypoints (or all)."""
     people = [_keypoint_rows(p.get("pose_keypoints_2d"), source, "pose_keypoints_2d")
               for p in data["people"]]  # fmt: skip
-    if not people:
-        layout = options.layout if options.layout in LAYOUTS else "openpose25"
-        people = [np.full((len(LAYOUTS[layout]), 3), np.nan)]
+    if not people:  # a frame without anyone: as many NaN keypoints as the other frames
+        layout = poses.layout if poses is not None else options.layout
+        count = 25 if layout in ("auto", "openpose") else _size(layout)  # BODY_25(B) by default
+        people = [np.full((count, 3), np.nan)]
     people.sort(key=lambda p: -np.nan_to_num(p[:, 2]).mean())
     for person, kp in enumerate(people if options.all_people else people[:1]):
         poses = _check_layout(poses, _layout_for(len(kp), options.layout, source), source)
@@ -278,9 +339,10 @@ def read_poses(files: list[Path], options: ReadOptions = ReadOptions()) -> Poses
             poses = _read_table(source, poses, options)
         else:
             raise PredictError(f"{source}: not a keypoint file ({', '.join(KEYPOINT_SUFFIXES)})")
-        expected = len(LAYOUTS[poses.layout])
+        expected = _size(poses.layout)
         if any(len(k) != expected for k in poses.keypoints):
-            raise PredictError(f"{source}: expected {expected} keypoints per pose ({poses.layout})")
+            raise PredictError(f"{source}: expected {expected} keypoints per pose "
+                               f"({poses.layout.replace('|', ' or ')})")  # fmt: skip
     if poses is None or not poses.keypoints:
         raise PredictError("no poses in the inputs")
-    return poses
+    return _settle(poses, options.layout)
