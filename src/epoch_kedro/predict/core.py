@@ -3,13 +3,15 @@
 Keypoint files are converted to the Human3.6M 17 joints (:mod:`epoch_kedro.keypoints`) and
 lifted with the camera the options give. Images go through the localiser and RegNet
 (:mod:`epoch_kedro.inference.images`), which give the 2D pose, the camera K and gravity; a
-camera from the options replaces RegNet's K. Then LiftNet, and the outputs written
-all-or-nothing (:mod:`epoch_kedro.predict.outputs`).
+camera from the options replaces RegNet's K, and without one an image's EXIF focal length does.
+Then LiftNet, and the outputs written all-or-nothing (:mod:`epoch_kedro.predict.outputs`).
 """
 
 from __future__ import annotations
 
+import logging
 import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ import numpy as np
 
 from epoch_kedro.geometry import undistort_pixels
 from epoch_kedro.keypoints import to_h36m
-from epoch_kedro.predict.camera import Camera, default_camera
+from epoch_kedro.predict.camera import NO_EXIF_FOCAL, Camera, default_camera, exif_intrinsics
 from epoch_kedro.predict.outputs import Lifted, staged, write_predictions
 from epoch_kedro.predict.readers import (
     PredictError,
@@ -31,6 +33,10 @@ MODELS = Path("data/06_models")
 DEFAULT_LIFTNET = MODELS / "liftnet.pt"
 DEFAULT_REGNET = MODELS / "regnet.pt"
 DEFAULT_LOCALIZER = MODELS / "localizer.pt"
+REGNET_ORIGIN = "RegNet's estimate per image"
+POOLED = ", pooled per folder"
+
+logger = logging.getLogger(__name__)
 
 
 def _model(given: str | Path | None, default: Path, what: str, option: str) -> Path:
@@ -78,16 +84,14 @@ def _from_images(
     kp2d = est["kp2d_heat"].astype(np.float64)
     gravity = est["gravity"].astype(np.float64)
     gravity /= np.linalg.norm(gravity, axis=-1, keepdims=True)
+    folders = np.unique([str(f.parent) for f in files], return_inverse=True)[1].ravel()
     if camera is None:
-        K = est["K"].astype(np.float64)
-        origin = "RegNet's estimate per image"
-        camera = Camera(origin + (", pooled per folder" if same_camera else ""))
+        K, camera = _exif_or_regnet(files, est, folders if same_camera else None)
     else:
         K = camera.intrinsics(est["image_size"], len(files))
         if camera.dist is not None:
             kp2d = undistort_pixels(kp2d, K, camera.dist)
-    if same_camera:
-        folders = np.unique([str(f.parent) for f in files], return_inverse=True)[1].ravel()
+    if same_camera:  # pooling a pooled K again leaves it as it is: this pools gravity
         K, gravity = pool_camera(K, gravity, folders)
     n = len(files)
     lifted = Lifted(
@@ -104,6 +108,77 @@ def _from_images(
         confidence=flip_confidence(est, est["box"]),
     )
     return lifted, gravity
+
+
+def _read_exif(
+    files: list[Path], sizes: np.ndarray, pooled: bool
+) -> tuple[np.ndarray, list[str | None]]:
+    """Each image's EXIF K (NaN where none) and the tag it came from (None where none)."""
+    K = np.full((len(files), 3, 3), np.nan)
+    tags: list[str | None] = [None] * len(files)
+    missed: dict[Path, list[tuple[str, str]]] = {}
+    for i, (path, size) in enumerate(zip(files, sizes, strict=True)):
+        exif_K, note = exif_intrinsics(path, size)
+        if exif_K is None:
+            missed.setdefault(path.parent, []).append((path.name, note))
+        else:
+            K[i], tags[i] = exif_K, note
+    _log_misses(files, missed, pooled)
+    return K, tags
+
+
+def _log_misses(files: list[Path], missed: dict[Path, list[tuple[str, str]]], pooled: bool) -> None:
+    """Why images have no EXIF K: one line per folder (not one per image), a warning where
+    tags were there but rejected."""
+    totals = Counter(f.parent for f in files)
+    for folder, notes in missed.items():
+        rejected = [(name, why) for name, why in notes if why != NO_EXIF_FOCAL]
+        name, why = (rejected or notes)[0]
+        instead = "RegNet's camera estimate"
+        if pooled and len(notes) < totals[folder]:
+            instead = "the pooled EXIF K of the folder's other images"
+        log = logger.warning if rejected else logger.info
+        log("%s: %d of %d images have no usable EXIF focal length (%s: %s); %s is used for "
+            "them", folder, len(notes), totals[folder], name, why, instead)  # fmt: skip
+
+
+def _exif_or_regnet(
+    files: list[Path], est: dict[str, np.ndarray], folders: np.ndarray | None
+) -> tuple[np.ndarray, Camera]:
+    """K per image from its EXIF focal length, else RegNet's estimate, and the camera that
+    records each one's origin. With ``folders`` (``--same-camera``), one K per folder: where
+    some of its images have an EXIF K, those are pooled (:func:`pool_camera`: the median focal)
+    and serve all its images, since the EXIF of some frames of a fixed camera describes all;
+    where none has, RegNet's estimates are pooled."""
+    exif_K, tags = _read_exif(files, est["image_size"], pooled=folders is not None)
+    has = np.array([t is not None for t in tags])
+    K = np.where(has[:, None, None], exif_K, est["K"].astype(np.float64))
+    origins = [REGNET_ORIGIN if t is None else f"EXIF ({t})" for t in tags]
+    if folders is not None:
+        K, origins = _pool_per_folder(K, tags, folders)
+    counts = Counter(origins)  # in order of first appearance
+    summary = "; ".join(f"{o} for {n} image{'s' * (n > 1)}" for o, n in counts.items())
+    return K, Camera(origins[0] if len(counts) == 1 else summary, origins=tuple(origins))
+
+
+def _pool_per_folder(
+    K: np.ndarray, tags: list[str | None], folders: np.ndarray
+) -> tuple[np.ndarray, list[str]]:
+    """One K per folder, pooled over its EXIF K where it has any, else over RegNet's."""
+    from epoch_kedro.chain import pool_camera
+
+    used: dict[int, set[str]] = {}
+    for folder, tag in zip(folders, tags, strict=True):
+        if tag is not None:
+            used.setdefault(folder, set()).add(tag)
+    has = np.array([t is not None for t in tags])
+    counted = has | ~np.isin(folders, list(used))  # a folder's EXIF K, or all where it has none
+    ones = np.ones((counted.sum(), 3))  # a stand-in gravity: the caller pools the real one
+    pooled = pool_camera(K[counted], ones, folders[counted])[0]
+    per_folder = dict(zip(folders[counted], pooled, strict=True))  # equal within a folder
+    origins = [f"EXIF ({', '.join(sorted(used[f]))})" if f in used else REGNET_ORIGIN
+               for f in folders]  # fmt: skip
+    return np.stack([per_folder[f] for f in folders]), [o + POOLED for o in origins]
 
 
 def _lift(lifted: Lifted, gravity: np.ndarray | None, liftnet: Path) -> list[str]:
@@ -145,8 +220,9 @@ def predict(  # noqa: PLR0913 - the command's options, all keyword-only
     ``predictions.{json,npz,csv}`` (and with ``plot``, ``plots/``) in ``out``.
 
     ``camera``: from :func:`~epoch_kedro.predict.camera.camera_from_options`; None is RegNet's
-    estimate for images and the default field of view for keypoint files. ``same_camera``:
-    images in one folder come from one fixed camera (RegNet's estimates are pooled).
+    estimate for images (each image's EXIF focal length where it has one) and the default
+    field of view for keypoint files. ``same_camera``: images in one folder come from one fixed
+    camera (their EXIF or RegNet's estimates are pooled).
     Returns a summary: poses lifted, skipped (source, frame, reason), the camera's origin,
     LiftNet's warnings and the files written. Raises :class:`PredictError` (one line) on bad
     input, leaving ``out`` untouched.
