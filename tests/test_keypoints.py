@@ -5,18 +5,24 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from epoch_kedro.data.synthetic.body import SKULL_TOP
+from epoch_kedro.geometry import project, world_to_camera
 from epoch_kedro.keypoints import (
+    EAR_WIDTH,
+    EARS_TO_HEAD,
     HEAD_TOP,
     LAYOUTS,
     MARGIN,
+    NOSE_ALONG,
     SAME_COUNT,
+    TOP_TO_HEAD,
     UndecidedLayout,
     guess_layout,
     layout_of,
     mapping,
     to_h36m,
 )
-from epoch_kedro.skeleton import JOINT_INDEX, JOINT_NAMES
+from epoch_kedro.skeleton import JOINT_INDEX, JOINT_NAMES, rest_pose
 
 _DERIVED = ("Hip", "Spine", "Thorax", "Head")
 _COPIED = [j for j in JOINT_NAMES if j not in _DERIVED]
@@ -147,7 +153,8 @@ def test_low_confidence_or_missing_keypoints_skip_the_frame_with_a_reason(synthe
     rng = np.random.default_rng(1)
     kp = _in_layout(synthetic_small["kp2d"][:3].astype(np.float64), "coco17", rng)
     kp = np.concatenate([kp, np.ones((*kp.shape[:2], 1))], -1)
-    kp[1, LAYOUTS["coco17"].index("LEye"), 2] = 0.1  # an uncertain eye: the head is unknown
+    # An uncertain eye and no ears to fall back on: the head is unknown.
+    kp[1, [LAYOUTS["coco17"].index(n) for n in ("LEye", "LEar", "REar")], 2] = 0.1
     kp[2, LAYOUTS["coco17"].index("RHip"), :2] = np.nan  # a missing hip
     converted = to_h36m(kp, "coco17", min_confidence=0.3)
     np.testing.assert_array_equal(converted.usable, [True, False, False])
@@ -237,3 +244,181 @@ def test_keypoints_that_cannot_tell_body25_from_body25b_are_refused(case):
         guess_layout(kp, _BODY25)
     with pytest.raises(ValueError):
         layout_of(25, kp)
+
+
+# A person seen from behind: the face is not seen, so Head and Neck fall back on the ears, the
+# top of the head and the shoulders (keypoints._fallbacks, docs/KEYPOINTS.md).
+
+#: Where the synthetic skeleton's stand-ins sit at rest (body frame: x right, y forward, z up;
+#: m): ears 2 cm above and 10 cm behind the nose joint, 7.5 cm to either side (half a head's
+#: width); the top of the skull 10 cm above the head joint (synthetic.body.SKULL_TOP).
+_REST = rest_pose()
+_REST_STAND_INS = {
+    "LEar": _REST[JOINT_INDEX["Neck"]] + np.array([-0.075, -0.10, 0.02]),
+    "REar": _REST[JOINT_INDEX["Neck"]] + np.array([0.075, -0.10, 0.02]),
+    "HeadTop": _REST[JOINT_INDEX["Head"]] + np.array([0.0, 0.0, SKULL_TOP]),
+}
+_FACE = ("Nose", "LEye", "REye")
+_EARS = ("LEar", "REar")
+
+
+def _head_frame(pose: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The head's frame from thorax, nose and head joints of ``(..., 17, 3)`` poses: origin
+    (the thorax), size (thorax to head) and axes ``(..., 3, 3)`` (rows: right, forward, up)."""
+    thorax, nose, head = (pose[..., JOINT_INDEX[j], :] for j in ("Thorax", "Neck", "Head"))
+    size = np.linalg.norm(head - thorax, axis=-1)
+    up = (head - thorax) / size[..., None]
+    forward = (nose - thorax) - ((nose - thorax) * up).sum(-1, keepdims=True) * up
+    forward /= np.linalg.norm(forward, axis=-1, keepdims=True)
+    return thorax, size, np.stack([np.cross(forward, up), forward, up], -2)
+
+
+def _stand_ins_3d(pose: np.ndarray) -> dict[str, np.ndarray]:
+    """Ears and top of the head ``(..., 3)`` of ``(..., 17, 3)`` poses: where they are at rest,
+    carried along with the head's frame and scaled with the head."""
+    origin, size, axes = _head_frame(_REST)
+    thorax, scale, frame = _head_frame(pose)
+    coefficients = {k: axes @ (p - origin) / size for k, p in _REST_STAND_INS.items()}
+    return {k: thorax + scale[..., None] * np.einsum("i,...ij->...j", c, frame)
+            for k, c in coefficients.items()}  # fmt: skip
+
+
+def _views(synthetic: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Camera-frame 2D of every synthetic frame: the 17 joints, the stand-ins, and how far the
+    head faces away from the camera (1: straight away, -1: into it)."""
+    X = world_to_camera(*(synthetic[k].astype(np.float64) for k in ("pose3d_world", "R", "t")))
+    K = synthetic["K"].astype(np.float64)
+    views = {k: project(p[:, None], K)[:, 0] for k, p in _stand_ins_3d(X).items()}
+    return views | {"kp17": project(X, K), "away": _head_frame(X)[2][:, 1, 2]}
+
+
+def _seen_from_behind(
+    views: dict[str, np.ndarray], layout: str, unsure: tuple[str, ...] = _FACE
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(N, K, 3)`` keypoints of ``layout`` of the frames facing away, and their true joints
+    ``(N, 17, 2)``: the ``unsure`` keypoints at confidence 0.05 and 80 px off (where a guess at
+    an unseen face might put them), everything else sure and in place."""
+    back = views["away"] > 0.8
+    kp = _in_layout(views["kp17"][back], layout, np.random.default_rng(6))
+    index = {name: k for k, name in enumerate(LAYOUTS[layout])}
+    for name in _EARS:
+        kp[:, index[name]] = views[name][back]
+    if layout in HEAD_TOP:
+        kp[:, index[HEAD_TOP[layout]]] = views["HeadTop"][back]
+    conf = np.ones(kp.shape[:2])
+    columns = [index[name] for name in unsure]
+    kp[:, columns] += 80.0
+    conf[:, columns] = 0.05
+    return np.concatenate([kp, conf[..., None]], -1), views["kp17"][back]
+
+
+@pytest.fixture(scope="module")
+def views(synthetic_small):
+    return _views(synthetic_small)
+
+
+_NECK_HEAD = [JOINT_INDEX["Neck"], JOINT_INDEX["Head"]]
+
+
+def _errors(converted, truth: np.ndarray) -> np.ndarray:
+    """``(N, 2)`` distance of Neck and Head from the truth, in head-to-pelvis lengths."""
+    length = np.linalg.norm(truth[:, JOINT_INDEX["Head"]] - truth[:, JOINT_INDEX["Hip"]], axis=-1)
+    miss = converted.keypoints[:, _NECK_HEAD] - truth[:, _NECK_HEAD]
+    return np.linalg.norm(miss, axis=-1) / length[:, None]
+
+
+def test_fallback_fractions_are_those_fitted_on_the_synthetic_skeleton(views):
+    # The least-squares fit on frames facing away, as docs/KEYPOINTS.md reports it (1.64-1.72,
+    # 0.47-0.50, 0.68, 0.48-0.50 over the test set and three larger ones).
+    back = views["away"] > 0.5
+    kp = views["kp17"][back]
+    thorax, (head, nose) = kp[:, JOINT_INDEX["Thorax"]], (kp[:, JOINT_INDEX[j]] for j in
+                                                          ("Head", "Neck"))  # fmt: skip
+    weight = 1 / np.linalg.norm(head - kp[:, JOINT_INDEX["Hip"]], axis=-1, keepdims=True) ** 2
+
+    def fit(target: np.ndarray, along: np.ndarray) -> float:
+        return float((weight * target * along).sum() / (weight * along * along).sum())
+
+    ears = 0.5 * (views["LEar"][back] + views["REar"][back])
+    assert fit(head - thorax, ears - thorax) == pytest.approx(EARS_TO_HEAD, abs=0.1)
+    shoulder = kp[:, JOINT_INDEX["LShoulder"]] - thorax
+    assert fit(views["LEar"][back] - ears, shoulder) == pytest.approx(EAR_WIDTH, abs=0.05)
+    top = views["HeadTop"][back]
+    assert fit(head - thorax, top - thorax) == pytest.approx(TOP_TO_HEAD, abs=0.05)
+    assert fit(nose - thorax, head - thorax) == pytest.approx(NOSE_ALONG, abs=0.05)
+
+
+@pytest.mark.parametrize("ears", ["both", "left only", "right only"])
+def test_a_person_seen_from_behind_is_usable_with_neck_and_head_from_ears_and_shoulders(
+    ears, views
+):
+    unsure = _FACE + {"both": (), "left only": ("REar",), "right only": ("LEar",)}[ears]
+    kp, truth = _seen_from_behind(views, "coco17", unsure)
+    used = "REar" if ears == "right only" else "LEar"
+    kp[:, LAYOUTS["coco17"].index(used), 2] = 0.7  # the least sure source used
+    converted = to_h36m(kp, "coco17")
+    assert len(kp) >= 100 and converted.usable.all()
+    assert all(r is None for r in converted.reasons)
+    assert converted.fallback[:, _NECK_HEAD].all() and converted.fallback.sum() == 2 * len(kp)
+    assert converted.notes[0] == "placed without the face: Neck, Head"
+    # The ears sit below the head joint, behind and beside it: within 15 % of the head-to-
+    # pelvis length on every frame facing away (8 % typically; the ears' midpoint itself is
+    # some 13 % off, and so is the nose joint put at the thorax-head midpoint).
+    errors = _errors(converted, truth)
+    assert np.median(errors) < 0.08 and errors.max() < 0.15, (np.median(errors), errors.max())
+    np.testing.assert_allclose(converted.confidence[:, _NECK_HEAD], 0.7)
+
+
+@pytest.mark.parametrize("layout", sorted(HEAD_TOP))
+def test_the_top_of_the_head_places_the_head_joint_when_the_face_is_not_seen(layout, views):
+    kp, truth = _seen_from_behind(views, layout, (*_FACE, *_EARS))
+    converted = to_h36m(kp, layout)
+    assert converted.usable.all() and converted.fallback[:, _NECK_HEAD].all()
+    errors = _errors(converted, truth)
+    # The thorax, the head joint and the top of the skull are nearly in line: within 4 %.
+    assert errors[:, 1].max() < 0.04 and errors[:, 0].max() < 0.15, errors.max(0)
+    # Without the top of the head, its ears (as in COCO) place it.
+    kp, truth = _seen_from_behind(views, layout, (*_FACE, HEAD_TOP[layout]))
+    ears = to_h36m(kp, layout)
+    np.testing.assert_allclose(ears.keypoints, to_h36m(kp[:, :17], "coco17").keypoints)
+    assert ears.usable.all() and _errors(ears, truth).max() < 0.15
+    # Neither: as unusable as before.
+    kp, _ = _seen_from_behind(views, layout, (*_FACE, *_EARS, HEAD_TOP[layout]))
+    assert not to_h36m(kp, layout).usable.any()
+
+
+@pytest.mark.parametrize("layout", sorted(set(LAYOUTS) - {"h36m"}))
+def test_a_face_seen_is_mapped_by_the_recipe_whatever_the_ears(layout, views):
+    kp, _ = _seen_from_behind(views, layout, ())
+    kp[..., :2] = _in_layout(views["kp17"], layout, np.random.default_rng(7))[: len(kp)]
+    recipe = np.einsum("jk,nkd->njd", mapping(layout), kp[..., :2])
+    index = {name: k for k, name in enumerate(LAYOUTS[layout])}
+    for ears in ("sure", "unsure"):
+        if ears == "unsure":
+            kp[:, [index[name] for name in _EARS], 2] = 0.05
+        converted = to_h36m(kp, layout)
+        assert converted.usable.all() and not converted.fallback.any(), ears
+        np.testing.assert_array_equal(converted.keypoints, recipe)
+        assert all(note is None for note in converted.notes)
+
+
+def test_a_person_with_neither_face_nor_ears_stays_unusable_and_the_joints_are_named(views):
+    kp, _ = _seen_from_behind(views, "coco17", (*_FACE, *_EARS))
+    converted = to_h36m(kp, "coco17")
+    assert not converted.usable.any() and not converted.fallback.any()
+    assert all(r.endswith("below confidence 0.3: Neck, Head") for r in converted.reasons)
+    assert np.isnan(converted.keypoints[:, _NECK_HEAD]).all()
+    # Ears but shoulders unsure: the fallback needs the thorax too.
+    kp, _ = _seen_from_behind(views, "coco17", (*_FACE, "LShoulder"))
+    reasons = to_h36m(kp, "coco17").reasons
+    assert all(r.endswith("Thorax, Neck, Head, LShoulder") for r in reasons), reasons[0]
+
+
+def test_an_unsure_nose_alone_follows_the_head_from_the_eyes(views):
+    kp, _ = _seen_from_behind(views, "coco17", ("Nose",))
+    converted = to_h36m(kp, "coco17")
+    assert converted.usable.all()
+    np.testing.assert_array_equal(converted.fallback[:, _NECK_HEAD], [[True, False]] * len(kp))
+    head, thorax = (converted.keypoints[:, JOINT_INDEX[j]] for j in ("Head", "Thorax"))
+    np.testing.assert_allclose(converted.keypoints[:, JOINT_INDEX["Neck"]],
+                               thorax + NOSE_ALONG * (head - thorax))  # fmt: skip

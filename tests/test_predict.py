@@ -23,7 +23,7 @@ from epoch_kedro.predict import (
     read_poses,
 )
 from epoch_kedro.skeleton import JOINT_INDEX
-from tests.test_keypoints import _in_layout
+from tests.test_keypoints import _EARS, _FACE, _in_layout, _seen_from_behind, _views
 
 SIZE = (1000, 1000)
 
@@ -286,3 +286,22 @@ def test_25_keypoints_whose_positions_cannot_tell_the_order_are_refused_in_one_l
     assert lines[0].endswith("give --layout openpose25 or --layout openpose25b")
     # Asked for by name, the same keypoints are read as asked: nothing contradicts it.
     assert _read(tmp_path / "in", "openpose25b").layout == "openpose25b"
+
+
+def test_a_person_seen_from_behind_is_lifted_not_refused(synthetic_small, model_path, tmp_path):
+    # COCO detections of a back view: nose and eyes unsure, ears and shoulders sure.
+    views = _views(synthetic_small)
+    for name, unsure in (("back", _FACE), ("nothing", (*_FACE, *_EARS))):
+        kp = _seen_from_behind(views, "coco17", unsure)[0][:12]
+        dets = [{"image_id": i, "keypoints": p.reshape(-1).tolist(), "score": 0.9}
+                for i, p in enumerate(kp)]  # fmt: skip
+        (tmp_path / f"{name}.json").write_text(json.dumps(dets))
+    summary = predict([str(tmp_path / "back.json")], tmp_path / "out", image_size=SIZE,
+                      liftnet=model_path)  # fmt: skip
+    assert summary["lifted"] == 12 and not summary["skipped"]
+    pose3d = np.load(tmp_path / "out/predictions.npz")["pose3d"]
+    assert pose3d.shape == (12, 17, 3) and np.isfinite(pose3d).all()
+    # Without the ears too, nothing tells where the head is: refused as before.
+    with pytest.raises(PredictError, match=r"no pose could be lifted; all 12 skipped .*Neck, Head"):
+        predict([str(tmp_path / "nothing.json")], tmp_path / "out2", image_size=SIZE,
+                liftnet=model_path)  # fmt: skip

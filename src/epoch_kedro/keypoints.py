@@ -15,6 +15,10 @@ the way lifting projects usually derive them:
 
 A derived joint is as confident as the least confident keypoint it is made of.
 
+When the face is not seen (a person from behind: nose and eyes unsure, ears and shoulders
+sure), ``Head`` and ``Neck`` fall back, frame by frame, on stand-ins placed along the line from
+the thorax (:func:`_fallbacks`, docs/KEYPOINTS.md); :attr:`Converted.fallback` marks them.
+
 BODY_25 and BODY_25B both have 25 keypoints in different orders: :func:`guess_layout` tells
 them apart from the keypoints' positions (docs/KEYPOINTS.md).
 """
@@ -25,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from epoch_kedro.skeleton import JOINT_NAMES, NUM_JOINTS
+from epoch_kedro.skeleton import JOINT_INDEX, JOINT_NAMES, NUM_JOINTS
 
 _COCO17 = (
     "Nose", "LEye", "REye", "LEar", "REar",
@@ -254,12 +258,44 @@ def guess_layout(keypoints: np.ndarray, candidates: tuple[str, ...]) -> Guess:
 @dataclass(frozen=True)
 class Converted:
     """Keypoints in Human3.6M order: ``keypoints (N, 17, 2)`` px, ``confidence (N, 17)``,
-    ``usable (N,)`` and, per frame, why it is not usable (``None`` when it is)."""
+    ``usable (N,)``, per frame why it is not usable (``None`` when it is), and ``fallback
+    (N, 17)``: the joints placed by a fallback, not by the layout's recipe."""
 
     keypoints: np.ndarray
     confidence: np.ndarray
     usable: np.ndarray
     reasons: tuple[str | None, ...]
+    fallback: np.ndarray
+
+    @property
+    def notes(self) -> tuple[str | None, ...]:
+        """Per frame, the joints a fallback placed (``None`` where none did), to report."""
+        return tuple(
+            None
+            if not row.any()
+            else "placed without the face: "
+            + ", ".join(JOINT_NAMES[j] for j in np.flatnonzero(row))
+            for row in self.fallback
+        )
+
+
+# Fallbacks for a face not seen, as fractions along the line from the thorax (the shoulders'
+# midpoint). Each is the least-squares fit, in 2D, to the true joints of synthetic frames seen
+# from behind (the head facing within 60 degrees of straight away from the camera: some 2,500
+# frames in each of three sets of 8,000-12,000), with ears put 2 cm above and 10 cm behind the
+# nose joint, 7.5 cm to either side, and the skull's top 10 cm above the head joint
+# (docs/KEYPOINTS.md, "Seen from behind"; tests/test_keypoints.py refits them).
+#: Head = thorax + EARS_TO_HEAD (ears' midpoint - thorax): the ears sit some 9 cm below the head
+#: joint (fits 1.64-1.67 over three seeds).
+EARS_TO_HEAD = 1.65
+#: With one ear: ears' midpoint = ear - EAR_WIDTH (its shoulder - thorax); the head is about
+#: half as wide as the shoulders (fits 0.47-0.50).
+EAR_WIDTH = 0.48
+#: Head = thorax + TOP_TO_HEAD (top of the head - thorax): the skull's top is 10 cm above the
+#: head joint, 31 cm above the thorax (fit 0.677 on every seed).
+TOP_TO_HEAD = 0.68
+#: Neck (the nose joint) = thorax + NOSE_ALONG (Head - thorax) (fits 0.48-0.50).
+NOSE_ALONG = 0.48
 
 
 def to_h36m(keypoints: np.ndarray, layout: str, min_confidence: float = 0.3) -> Converted:
@@ -267,7 +303,9 @@ def to_h36m(keypoints: np.ndarray, layout: str, min_confidence: float = 0.3) -> 
 
     A frame is usable when all 17 joints are finite and at least ``min_confidence`` confident
     (keypoints without a confidence column count as confident); otherwise its reason names
-    the joints that are missing, never a pose lifted from zeros.
+    the joints that are missing, never a pose lifted from zeros. ``Head`` and ``Neck`` whose
+    face keypoints are unsure are first placed from the ears, the top of the head and the
+    shoulders where those are sure (:func:`_fallbacks`).
     """
     names = _layout(layout)
     kp = np.asarray(keypoints, dtype=np.float64)
@@ -281,10 +319,12 @@ def to_h36m(keypoints: np.ndarray, layout: str, min_confidence: float = 0.3) -> 
     conf = kp[..., 2] if kp.shape[2] == 3 else np.ones(kp.shape[:2])
     conf = np.where(np.isfinite(xy).all(-1), np.nan_to_num(conf, nan=0.0), 0.0)
     weights = mapping(layout)
-    out = np.einsum("jk,nkd->njd", weights, np.nan_to_num(xy))
+    xy = np.nan_to_num(xy)
+    out = np.einsum("jk,nkd->njd", weights, xy)
     # A derived joint is only as sure as its least sure source.
     sources = weights > 0
     joint_conf = np.where(sources[None], conf[:, None, :], np.inf).min(-1)
+    fallback = _fallbacks(out, joint_conf, xy, conf, layout, min_confidence)
     low = joint_conf < min_confidence
     reasons = tuple(
         None
@@ -294,4 +334,62 @@ def to_h36m(keypoints: np.ndarray, layout: str, min_confidence: float = 0.3) -> 
         for row in low
     )
     out[low] = np.nan
-    return Converted(out, joint_conf, ~low.any(-1), reasons)
+    return Converted(out, joint_conf, ~low.any(-1), reasons, fallback)
+
+
+_NECK, _HEAD, _THORAX = (JOINT_INDEX[j] for j in ("Neck", "Head", "Thorax"))
+
+
+def _fallbacks(
+    out: np.ndarray,
+    joint_conf: np.ndarray,
+    xy: np.ndarray,
+    conf: np.ndarray,
+    layout: str,
+    min_confidence: float,
+) -> np.ndarray:
+    """Place ``Head``, then ``Neck``, by their first confident stand-in in frames where the
+    recipe's are unsure (in place); return the ``(N, 17)`` mask of joints so placed.
+
+    Human3.6M input has no stand-ins: its joints are the joints themselves.
+    """
+    fallback = np.zeros(joint_conf.shape, bool)
+    if layout == "h36m":
+        return fallback
+    thorax, sure = out[:, _THORAX], joint_conf[:, _THORAX]
+
+    def use(joint: int, place: np.ndarray, place_conf: np.ndarray) -> None:
+        # As sure as its least sure source, the shoulders (the thorax) included.
+        place_conf = np.minimum(place_conf, sure)
+        take = (joint_conf[:, joint] < min_confidence) & (place_conf >= min_confidence)
+        out[take, joint] = place[take]
+        joint_conf[take, joint] = place_conf[take]
+        fallback[take, joint] = True
+
+    for place, place_conf in _head_stand_ins(xy, conf, layout, thorax):
+        use(_HEAD, place, place_conf)
+    # After the head, so that the nose joint follows the head wherever that came from.
+    use(_NECK, thorax + NOSE_ALONG * (out[:, _HEAD] - thorax), joint_conf[:, _HEAD])
+    return fallback
+
+
+def _head_stand_ins(
+    xy: np.ndarray, conf: np.ndarray, layout: str, thorax: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Where the head joint is, best first, from the top of the head, both ears, or one ear:
+    ``(N, 2)`` positions and ``(N,)`` confidences (the thorax's left out)."""
+    index = {name: k for k, name in enumerate(LAYOUTS[layout])}
+    stand_ins = []
+    if layout in HEAD_TOP:  # on the thorax-head line, so within 1-2 cm (docs/KEYPOINTS.md)
+        top = index[HEAD_TOP[layout]]
+        stand_ins.append((thorax + TOP_TO_HEAD * (xy[:, top] - thorax), conf[:, top]))
+    if "LEar" not in index:
+        return stand_ins
+    ears = [(xy[:, index[s + "Ear"]], conf[:, index[s + "Ear"]], xy[:, index[s + "Shoulder"]])
+            for s in "LR"]  # fmt: skip
+    (left, left_conf, _), (right, right_conf, _) = ears
+    # One ear: the head's half width is about half the shoulders', on the same side.
+    mids = [(0.5 * (left + right), np.minimum(left_conf, right_conf))]
+    mids += [(ear - EAR_WIDTH * (shoulder - thorax), c) for ear, c, shoulder in ears]
+    stand_ins += [(thorax + EARS_TO_HEAD * (mid - thorax), c) for mid, c in mids]
+    return stand_ins

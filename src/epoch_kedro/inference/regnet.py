@@ -46,7 +46,7 @@ def _device(model: torch.nn.Module) -> torch.device:
 
 @contextmanager
 def _evaluating(
-    model: torch.nn.Module, precision: str, first_batch: Callable[[], object], batch_size: int
+    model: torch.nn.Module, precision: str, first_batch: Callable[[], object]
 ) -> Iterator[torch.device]:
     """Eval mode without autograd, channels-last weights (how the CNNs train), and bf16
     autocast where it pays for this model on this device (:func:`utils.precision.decide`:
@@ -55,7 +55,9 @@ def _evaluating(
     device = _device(model)
     model.eval().to(memory_format=torch.channels_last)
     size = sum(p.numel() for p in model.parameters())
-    key = f"inference {type(model).__name__} ({size:,} weights, batch {batch_size})"
+    # Per model, not per batch size: every call on one model must run in one precision, or
+    # two paths over the same images (a chunked and a whole pass) could disagree.
+    key = f"inference {type(model).__name__} ({size:,} weights)"
     with torch.inference_mode():
         bf16 = decide(device, precision, key, lambda _bf16: first_batch()).bf16
         with autocast(device, bf16):
@@ -85,7 +87,7 @@ def localize(
     def run(part: slice) -> torch.Tensor:
         return model(_images(frames, part, device))[0]
 
-    with _evaluating(model, precision, lambda: run(slice(0, batch_size)), batch_size):
+    with _evaluating(model, precision, lambda: run(slice(0, batch_size))):
         for part in _chunks(len(frames), batch_size):
             out.append(run(part).float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 17, 2), np.float32)
@@ -138,7 +140,7 @@ def predict_regnet(
             _images(frames, part, device),
         )
 
-    with _evaluating(model, precision, lambda: run(slice(0, batch_size)), batch_size):
+    with _evaluating(model, precision, lambda: run(slice(0, batch_size))):
         for part in _chunks(len(crops), batch_size):
             out = run(part)
             for key in REGNET_OUTPUTS:
