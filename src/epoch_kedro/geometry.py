@@ -614,3 +614,165 @@ def procrustes(
     t = mu_g - s[..., None] * _matvec(R, mu_p)
     aligned = s[..., None, None] * (pred @ _T(R)) + t[..., None, :]
     return aligned, R, s, t
+
+
+# --------------------------------------------------------------------------------------------
+# OpenCV lens distortion (calibration files: Pose2Sim, OpenCV, Qualisys)
+# --------------------------------------------------------------------------------------------
+
+
+def _opencv_delta(x: Array, dist: Array) -> tuple[Array, Array]:
+    """Radial factor (..., J, 1) and tangential shift (..., J, 2) of OpenCV's model at x."""
+    xp = _xp(x)
+    k1, k2 = dist[..., None, 0:1], dist[..., None, 1:2]
+    p1, p2, k3 = dist[..., None, 2:3], dist[..., None, 3:4], dist[..., None, 4:5]
+    px, py = x[..., 0:1], x[..., 1:2]
+    r2 = px * px + py * py
+    radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+    tangential = xp.concatenate(
+        [2 * p1 * px * py + p2 * (r2 + 2 * px * px), p1 * (r2 + 2 * py * py) + 2 * p2 * px * py],
+        -1,
+    )
+    return radial, tangential
+
+
+def distort_opencv(x: Array, dist: Array) -> Array:
+    """OpenCV lens distortion: x (..., J, 2) normalized, dist (..., 5) -> (..., J, 2).
+
+    ``dist = (k1, k2, p1, p2, k3)`` in OpenCV's order and model (``cv2.projectPoints``), the one
+    calibration files use; :func:`distort` is the different Human3.6M model.
+    """
+    _, (x, dist) = _arrays(x, dist)
+    _check(x, "x", "J", 2)
+    _check(dist, "dist", 5)
+    radial, tangential = _opencv_delta(x, dist)
+    return x * radial + tangential
+
+
+def undistort_opencv(x_d: Array, dist: Array, iterations: int = UNDISTORT_ITERATIONS) -> Array:
+    """Inverse of :func:`distort_opencv` by fixed point (as ``cv2.undistortPoints``)."""
+    _, (x_d, dist) = _arrays(x_d, dist)
+    _check(x_d, "x_d", "J", 2)
+    _check(dist, "dist", 5)
+    x = x_d
+    # x_d = x * radial(x) + tangential(x): freeze the x-dependent terms and solve for x.
+    for _ in range(iterations):
+        radial, tangential = _opencv_delta(x, dist)
+        x = (x_d - tangential) / radial
+    return x
+
+
+def project_distorted_opencv(X: Array, K: Array, dist: Array) -> Array:
+    """Projection with OpenCV distortion: X (..., J, 3) camera, K, dist (..., 5) -> (..., J, 2)."""
+    _, (X, K, dist) = _arrays(X, K, dist)
+    _check(X, "X", "J", 3)
+    _check(K, "K", 3, 3)
+    return _affine(distort_opencv(project_normalized(X), dist), K)
+
+
+def undistort_pixels_opencv(
+    u: Array, K: Array, dist: Array, iterations: int = UNDISTORT_ITERATIONS
+) -> Array:
+    """Pinhole pixels of observations distorted by OpenCV's model: u (..., J, 2) -> (..., J, 2)."""
+    _, (u, K, dist) = _arrays(u, K, dist)
+    _check(u, "u", "J", 2)
+    x_d = _affine(u, invert_K(K))
+    return _affine(undistort_opencv(x_d, dist, iterations), K)
+
+
+# --------------------------------------------------------------------------------------------
+# multi-view triangulation
+# --------------------------------------------------------------------------------------------
+
+#: A rig of C cameras: projection matrices P (C, 3, 4), or a tuple (K (C, 3, 3), R, t).
+Cameras: TypeAlias = Any
+
+
+def projection_matrix(K: Array, R: Array, t: Array) -> Array:
+    """P = K [R | t]: K (..., 3, 3), R (..., 3, 3), t (..., 3) -> (..., 3, 4)."""
+    xp, (K, R, t) = _arrays(K, R, t)
+    _check(K, "K", 3, 3)
+    _check(R, "R", 3, 3)
+    _check(t, "t", 3)
+    return K @ xp.concatenate([R, t[..., :, None]], -1)
+
+
+def _rig(points_2d: Array, cameras: Cameras) -> tuple[Array, Array]:
+    """Observations and P matrices in which the DLT is well conditioned: (C, N, 2), (C, 3, 4).
+
+    With (K, R, t) the pixels go to normalized coordinates and P to [R | t], so every row of
+    the DLT is O(1) whatever the focal length. A bare P is scaled so that its third row gives
+    the depth; its algebraic error is then depth x pixel error for every camera alike.
+    """
+    xp = _xp(points_2d)
+    if isinstance(cameras, tuple | list):
+        K, R, t = cameras
+        _, (points_2d, K, R, t) = _arrays(points_2d, K, R, t)
+        x = _affine(points_2d.reshape(points_2d.shape[0], -1, 2), invert_K(K))
+        return x, xp.concatenate([R, t[..., :, None]], -1)
+    _, (points_2d, P) = _arrays(points_2d, cameras)
+    _check(P, "P", 3, 4)
+    depth_norm = xp.sqrt(_dot(P[..., 2, :3], P[..., 2, :3]))
+    return points_2d.reshape(points_2d.shape[0], -1, 2), P / depth_norm[..., None, None]
+
+
+def triangulate(points_2d: Array, cameras: Cameras, weights: Array | None = None) -> Array:
+    """Weighted linear (DLT) triangulation: (C, ..., 2) undistorted pixels -> (..., 3) world.
+
+    ``cameras`` is P (C, 3, 4) or (K (C, 3, 3), R (C, 3, 3), t (C, 3)). ``weights`` (C, ...)
+    scale each camera's two equations (e.g. detection confidence); 0 or a non-finite pixel
+    means "not seen". Each point is the right singular vector of its stacked 2C x 4 system;
+    points seen by fewer than 2 cameras are NaN. Vectorised over points (batched SVD).
+    """
+    xp = _xp(points_2d)
+    C, lead = points_2d.shape[0], tuple(points_2d.shape[1:-1])
+    x, P = _rig(points_2d, cameras)
+    w = xp.ones_like(x[..., 0]) if weights is None else _const(weights, x).reshape(C, -1)
+    seen = xp.isfinite(x).all(-1) & (w > 0)
+    w = xp.where(seen, w, xp.zeros_like(w))
+    x = xp.where(seen[..., None], x, xp.zeros_like(x))  # a NaN would poison the whole SVD
+    # Rows u P3 - P1 and v P3 - P2 per camera: (C, N, 2, 4) -> (N, 2C, 4).
+    rows = x[..., :, None] * P[:, None, 2:3, :] - P[:, None, :2, :]
+    A = (w[..., None, None] * rows).swapaxes(0, 1).reshape(-1, 2 * C, 4)
+    _, _, Vh = xp.linalg.svd(A)
+    h = Vh[..., -1, :]
+    X = h[..., :3] / h[..., 3:]
+    X = xp.where((seen.sum(0) >= 2)[:, None], X, xp.full_like(X, float("nan")))
+    return X.reshape((*lead, 3))
+
+
+def triangulate_leave_one_out(
+    points_2d: Array, cameras: Cameras, weights: Array | None = None
+) -> Array:
+    """For each camera c, the triangulation from all the other cameras: -> (C, ..., 3).
+
+    Camera c's observations get weight 0 (and are replaced by 0), so its 2D never enters the
+    point it is evaluated against: the per-camera "truth" of a multi-view development set.
+    """
+    xp = _xp(points_2d)
+    C = points_2d.shape[0]
+    w = xp.ones_like(points_2d[..., 0]) if weights is None else _const(weights, points_2d)
+    out = []
+    for c in range(C):
+        keep = _const([i != c for i in range(C)], w).reshape((C,) + (1,) * (w.ndim - 1))
+        hidden = xp.where(keep[..., None] > 0, points_2d, xp.zeros_like(points_2d))
+        out.append(triangulate(hidden, cameras, w * keep))
+    return xp.stack(out, 0)
+
+
+def reprojection_error(X: Array, points_2d: Array, cameras: Cameras) -> Array:
+    """Pixel distance between observations and reprojected points: -> (C, ...).
+
+    X (..., 3) world, points_2d (C, ..., 2) undistorted pixels, cameras P (C, 3, 4) or
+    (K, R, t). NaN where the observation or the point is missing.
+    """
+    xp = _xp(points_2d)
+    P = projection_matrix(*cameras) if isinstance(cameras, tuple | list) else cameras
+    _, (X, points_2d, P) = _arrays(X, points_2d, P)
+    _check(P, "P", 3, 4)
+    C = points_2d.shape[0]
+    Xf = X.reshape(1, -1, 3)
+    h = Xf @ _T(P[:, :, :3]) + P[:, None, :, 3]
+    u = h[..., :2] / h[..., 2:]
+    err = xp.sqrt(((u - points_2d.reshape(C, -1, 2)) ** 2).sum(-1))
+    return err.reshape(points_2d.shape[:-1])
