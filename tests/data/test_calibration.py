@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -388,7 +389,8 @@ def test_missing_and_unknown_files(tmp_path):
 # the real Pose2Sim demo calibration: only where the wheel was downloaded (never in CI)
 # --------------------------------------------------------------------------------------------
 
-WHEEL = Path("/tmp/p2s/pose2sim-0.8.4-py3-none-any.whl")
+#: The development set's wheel (`pip download --no-deps Pose2Sim==0.8.4 -d DIR`); CI has none.
+WHEEL = Path(os.environ.get("EPOCH_POSE2SIM_WHEEL", "/tmp/p2s/pose2sim-0.8.4-py3-none-any.whl"))
 DEMO_CALIB = "Pose2Sim/S00_Demo_BatchSession/S00_Calibration/Calib.qca.txt"
 
 
