@@ -305,3 +305,18 @@ def test_a_person_seen_from_behind_is_lifted_not_refused(synthetic_small, model_
     with pytest.raises(PredictError, match=r"no pose could be lifted; all 12 skipped .*Neck, Head"):
         predict([str(tmp_path / "nothing.json")], tmp_path / "out2", image_size=SIZE,
                 liftnet=model_path)  # fmt: skip
+
+
+@pytest.mark.parametrize("all_people", [False, True])
+def test_an_openpose_person_with_no_keypoints_is_no_detection(scene, tmp_path, all_people):
+    """OpenPose can write a person whose keypoint list is empty; it is skipped, not read as a
+    layout of 0 keypoints that stops the whole call."""
+    _, kp17, _ = scene
+    _write("openpose25b", kp17, tmp_path / "in", np.random.default_rng(0))
+    first = sorted((tmp_path / "in").iterdir())[0]
+    frame = json.loads(first.read_text())
+    frame["people"].insert(0, {"pose_keypoints_2d": []})
+    first.write_text(json.dumps(frame))
+    poses = read_poses(input_files([str(tmp_path / "in")])[0],
+                       ReadOptions(all_people=all_people))  # fmt: skip
+    assert poses.layout == "openpose25b" and len(poses.keypoints) == len(kp17)

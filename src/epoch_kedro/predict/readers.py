@@ -207,6 +207,9 @@ def _read_openpose(data: dict, source: Path, poses: Poses | None, options: ReadO
     """One OpenPose frame: the person with the most confident keypoints (or all)."""
     people = [_keypoint_rows(p.get("pose_keypoints_2d"), source, "pose_keypoints_2d")
               for p in data["people"]]  # fmt: skip
+    # OpenPose can write a person with an empty keypoint list (seen in real multi-person
+    # recordings): nobody was detected there, it is no layout of 0 keypoints.
+    people = [kp for kp in people if len(kp)]
     if not people:  # a frame without anyone: as many NaN keypoints as the other frames
         layout = poses.layout if poses is not None else options.layout
         count = 25 if layout in ("auto", "openpose") else _size(layout)  # BODY_25(B) by default
