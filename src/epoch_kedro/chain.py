@@ -62,15 +62,23 @@ def pool_camera(
     A static camera has one K and one gravity direction for all its frames, so per-frame
     estimates are pooled; this removes frame-to-frame noise, not a shared bias.
     """
-    K, gravity = K.copy(), gravity.copy()
+    gravity = gravity.copy()
+    for video in np.unique(videos):
+        rows = videos == video
+        mean = gravity[rows].mean(0)
+        gravity[rows] = mean / max(np.linalg.norm(mean), 1e-9)
+    return pool_intrinsics(K, videos), gravity
+
+
+def pool_intrinsics(K: np.ndarray, videos: np.ndarray) -> np.ndarray:
+    """One K per video: the median focal length (log scale) and principal point."""
+    K = K.copy()
     for video in np.unique(videos):
         rows = videos == video
         focal = np.exp(np.median(np.log(0.5 * (K[rows, 0, 0] + K[rows, 1, 1]))))
         K[rows, 0, 0] = K[rows, 1, 1] = focal
         K[rows, :2, 2] = np.median(K[rows, :2, 2], axis=0)
-        mean = gravity[rows].mean(0)
-        gravity[rows] = mean / max(np.linalg.norm(mean), 1e-9)
-    return K, gravity
+    return K
 
 
 def flip_confidence(pred: dict[str, np.ndarray], boxes: np.ndarray) -> np.ndarray:

@@ -147,7 +147,7 @@ def _exif_or_regnet(
 ) -> tuple[np.ndarray, Camera]:
     """K per image from its EXIF focal length, else RegNet's estimate, and the camera that
     records each one's origin. With ``folders`` (``--same-camera``), one K per folder: where
-    some of its images have an EXIF K, those are pooled (:func:`pool_camera`: the median focal)
+    some of its images have an EXIF K, those are pooled (:func:`pool_intrinsics`: the median focal)
     and serve all its images, since the EXIF of some frames of a fixed camera describes all;
     where none has, RegNet's estimates are pooled."""
     exif_K, tags = _read_exif(files, est["image_size"], pooled=folders is not None)
@@ -165,7 +165,7 @@ def _pool_per_folder(
     K: np.ndarray, tags: list[str | None], folders: np.ndarray
 ) -> tuple[np.ndarray, list[str]]:
     """One K per folder, pooled over its EXIF K where it has any, else over RegNet's."""
-    from epoch_kedro.chain import pool_camera
+    from epoch_kedro.chain import pool_intrinsics
 
     used: dict[int, set[str]] = {}
     for folder, tag in zip(folders, tags, strict=True):
@@ -173,8 +173,7 @@ def _pool_per_folder(
             used.setdefault(folder, set()).add(tag)
     has = np.array([t is not None for t in tags])
     counted = has | ~np.isin(folders, list(used))  # a folder's EXIF K, or all where it has none
-    ones = np.ones((counted.sum(), 3))  # a stand-in gravity: the caller pools the real one
-    pooled = pool_camera(K[counted], ones, folders[counted])[0]
+    pooled = pool_intrinsics(K[counted], folders[counted])
     per_folder = dict(zip(folders[counted], pooled, strict=True))  # equal within a folder
     origins = [f"EXIF ({', '.join(sorted(used[f]))})" if f in used else REGNET_ORIGIN
                for f in folders]  # fmt: skip
