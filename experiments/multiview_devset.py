@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -59,6 +60,22 @@ def extract(wheel: Path, dest: Path) -> tuple[Path, list[Path]]:
             sys.exit(f"{wheel}: {CALIB} not in the wheel")
         z.extractall(dest, members=names)
     return dest / CALIB, [dest / TRIAL / c for c in CAMERAS]
+
+
+def build(wheel: Path, dest: Path) -> Path:
+    """The recording as ``dataset.kind: multiview`` reads it: ``dest/calibration/Calib.qca.txt``
+    and ``dest/pose/cam0k_json/``; only those members of the wheel are read."""
+    with tempfile.TemporaryDirectory(prefix="devset-") as tmp:
+        calib, folders = extract(wheel, Path(tmp))
+        staging = dest.with_name(dest.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        (staging / "calibration").mkdir(parents=True)
+        shutil.copy2(calib, staging / "calibration" / calib.name)
+        for folder in folders:
+            shutil.copytree(folder, staging / "pose" / folder.name)
+        shutil.rmtree(dest, ignore_errors=True)
+        staging.rename(dest)  # all or nothing: a cut build leaves no half dataset
+    return dest
 
 
 def select(samples: dict) -> tuple[np.ndarray, dict[str, int]]:
@@ -125,7 +142,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--json", type=Path, default=Path("multiview_devset.json"))
     ap.add_argument("--max-error-px", type=float, default=MAX_ERROR_PX)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--build", type=Path, help="only write the dataset folder for kedro here")
     args = ap.parse_args(argv)
+    if args.build:
+        with tempfile.TemporaryDirectory(prefix="devset-wheel-") as tmp:
+            print(build(args.wheel or fetch_wheel(Path(tmp)), args.build))
+        return
     with tempfile.TemporaryDirectory(prefix="devset-") as tmp:
         wheel = args.wheel or fetch_wheel(Path(tmp) / "wheel")
         calib, folders = extract(wheel, Path(tmp) / "x")

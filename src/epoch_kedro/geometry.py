@@ -589,19 +589,28 @@ def matrix_to_rot6d(R: Array) -> Array:
 
 
 def procrustes(
-    pred: Array, gt: Array, scale: bool = True, allow_reflection: bool = False
+    pred: Array,
+    gt: Array,
+    scale: bool = True,
+    allow_reflection: bool = False,
+    weights: Array | None = None,
 ) -> tuple[Array, Array, Array, Array]:
     """Umeyama similarity alignment of pred onto gt: (..., J, 3) x2 -> (aligned, R, s, t).
 
-    Minimises |s R pred + t - gt|^2; returns aligned (..., J, 3), R (..., 3, 3), s (...,),
-    t (..., 3) with ``aligned = s * pred @ R^T + t``.
+    Minimises ``sum_j w_j |s R pred_j + t - gt_j|^2``; returns aligned (..., J, 3),
+    R (..., 3, 3), s (...,), t (..., 3) with ``aligned = s * pred @ R^T + t``. ``weights
+    (..., J)`` (default all ones) let a joint count less or not at all: a joint whose truth is
+    unknown gets weight 0, and its values (even NaN in ``gt``) do not enter the fit.
     """
     xp, (pred, gt) = _arrays(pred, gt)
     _check(pred, "pred", "J", 3)
     _check(gt, "gt", "J", 3)
-    mu_p, mu_g = pred.mean(-2), gt.mean(-2)
+    w = xp.ones_like(gt[..., 0]) if weights is None else _arrays(weights, gt)[1][0]
+    w = w / w.sum(-1)[..., None]  # a pose without any weighted joint comes out NaN
+    gt = xp.where(w[..., None] > 0, gt, xp.zeros_like(gt))
+    mu_p, mu_g = _dot(_T(pred), w[..., None, :]), _dot(_T(gt), w[..., None, :])
     P, G = pred - mu_p[..., None, :], gt - mu_g[..., None, :]
-    U, S, Vh = xp.linalg.svd(_T(G) @ P)
+    U, S, Vh = xp.linalg.svd(_T(G * w[..., None]) @ P)
     ones = xp.ones_like(S[..., 0])
     d = ones
     if not allow_reflection:
@@ -610,7 +619,7 @@ def procrustes(
         d = xp.where(det < 0, -ones, ones)
     D = xp.stack([ones, ones, d], -1)
     R = (U * D[..., None, :]) @ Vh
-    s = (S * D).sum(-1) / (P * P).sum((-2, -1)) if scale else ones
+    s = (S * D).sum(-1) / (P * P * w[..., None]).sum((-2, -1)) if scale else ones
     t = mu_g - s[..., None] * _matvec(R, mu_p)
     aligned = s[..., None, None] * (pred @ _T(R)) + t[..., None, :]
     return aligned, R, s, t

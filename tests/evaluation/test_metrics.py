@@ -118,3 +118,28 @@ def test_depth_flips_ignores_segments_across_the_line_of_sight():
     assert flips["segments"]["LShoulder-LElbow"] == pytest.approx(0.0)
     assert flips["share"] == pytest.approx(0.0)
     assert M.depth_flips(pred[:0], gt[:0])["pa_mpjpe_flipped"] is None
+
+
+def test_unknown_truth_joints_are_left_out_as_if_absent(gt):
+    """A NaN truth joint (an unreliable triangulation) has no say in any metric: the result is
+    that of the same poses without that joint."""
+    pred = gt + np.random.default_rng(2).normal(scale=0.05, size=gt.shape)
+    hidden = gt.copy()
+    hidden[:, [5, 9]] = np.nan
+    keep = [j for j in range(17) if j not in (5, 9)]
+    masked, dropped = M.pose_metrics(pred, hidden), M.pose_metrics(pred[:, keep], gt[:, keep])
+    for key in ("mpjpe", "n_mpjpe", "pa_mpjpe", "pck150", "auc"):
+        assert masked[key] == pytest.approx(dropped[key], rel=1e-9), key
+    errors = M.joint_errors(pred, hidden, "procrustes")
+    assert np.isnan(errors[:, [5, 9]]).all() and np.isfinite(errors[:, keep]).all()
+
+
+def test_procrustes_needs_no_root_truth(gt):
+    """Without the root's truth, PA-MPJPE is still scored on the other joints; root-aligned
+    errors of that pose are unknown."""
+    pred = gt + np.random.default_rng(4).normal(scale=0.05, size=gt.shape)
+    hidden = gt.copy()
+    hidden[0, 0] = np.nan
+    assert np.isfinite(M.joint_errors(pred, hidden, "procrustes")[0, 1:]).all()
+    assert np.isnan(M.joint_errors(pred, hidden, "root")[0]).all()
+    assert np.isfinite(M.pose_metrics(pred, hidden)["mpjpe"])

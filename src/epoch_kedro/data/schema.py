@@ -50,6 +50,10 @@ OPTIONAL_FIELDS: dict[str, Field] = {
         (J, 3), "f", "camera-frame 3D that metrics compare against (MPI-INF-3DHP: univ_annot3)"
     ),
     "gravity_known": Field((), "b", "False where R is not measured (gravity fed as unknown)"),
+    "truth_known": Field(
+        (J,), "b", "False where the 3D truth of a joint is not measured: left out of metrics"
+    ),
+    "camera_name": Field((), "U", "the camera's name in its calibration (multi-view rigs)"),
 }
 
 FLOAT_DTYPE = np.float32

@@ -3,6 +3,9 @@
 - ``synthetic``: the embedded procedural dataset (``synthetic`` parameters).
 - ``h36m``: Human3.6M in the VideoPose3D layout under ``dataset.root`` (:mod:`.h36m`).
 - ``mpi_inf_3dhp``: the MPI-INF-3DHP test set under ``dataset.root`` (:mod:`.mpi_inf_3dhp`).
+- ``multiview``: a calibrated multi-view recording with per-camera 2D detections under
+  ``dataset.root``, truth triangulated from the other cameras (:mod:`.multiview_dataset`); a
+  test set only (``evaluate_only``).
 
 Every kind yields the same schema, so the downstream pipelines run unchanged.
 """
@@ -16,14 +19,16 @@ from typing import Any
 
 import numpy as np
 
-from epoch_kedro.data import h36m, mpi_inf_3dhp
+from epoch_kedro.data import h36m, mpi_inf_3dhp, multiview_dataset
 from epoch_kedro.data.schema import take
 from epoch_kedro.data.synthetic import SyntheticConfig, generate_synthetic
 from epoch_kedro.utils.config import deep_merge
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED_KINDS = ("synthetic", "h36m", "mpi_inf_3dhp")
+SUPPORTED_KINDS = ("synthetic", "h36m", "mpi_inf_3dhp", "multiview")
+#: Kinds that hold a test set and nothing to train on.
+TEST_ONLY_KINDS = ("multiview",)
 #: Real datasets carry their protocol split; the synthetic one uses the ``splits`` parameter.
 PROTOCOL_SPLITS: dict[str, dict[str, list[str]]] = {
     "h36m": h36m.PROTOCOL_SPLITS,
@@ -65,6 +70,10 @@ def resolve_splits(splits: Splits, dataset: Mapping[str, Any]) -> Splits:
     """
     if evaluate_only(dataset):
         return {"test": test_subjects(dataset, splits)}
+    if dataset.get("kind") in TEST_ONLY_KINDS:
+        raise ValueError(f"dataset.kind={dataset['kind']!r} is a test set with nothing to train "
+                         f"on: evaluate it with `kedro run --pipeline=cross_dataset` "
+                         f"(evaluate_only: true)")  # fmt: skip
     if dataset.get("splits"):
         return {name: list(members) for name, members in dataset["splits"].items()}
     kind = check_kind(dataset)
@@ -83,6 +92,8 @@ def test_subjects(dataset: Mapping[str, Any], splits: Splits) -> list[str]:
     if dataset.get("test_subjects"):
         return list(dataset["test_subjects"])
     kind = check_kind(dataset)
+    if kind in TEST_ONLY_KINDS:
+        return [dataset_name(dataset)]  # one recording: its rows are named after it
     return list(splits["test"] if kind == "synthetic" else TEST_SUBJECTS[kind])
 
 
@@ -141,6 +152,11 @@ def load_source(
         return h36m.load_h36m(config, subjects, strides)
     if kind == "mpi_inf_3dhp":
         return mpi_inf_3dhp.load_mpi_inf_3dhp(_root(dataset), subjects, strides)
+    if kind == "multiview":
+        data = multiview_dataset.load_multiview(
+            _root(dataset), dataset.get("multiview"), dataset_name(dataset)
+        )
+        return _stride_rows(data, strides)
     config = SyntheticConfig.from_params(_synthetic_params(dataset, synthetic, subjects))
     logger.info(
         "Generating synthetic dataset: %d subjects x %d actions x %d sequences x %d frames x "

@@ -36,8 +36,9 @@ def evaluate_setting(
     """Metrics of predicted camera-frame poses ``(N, 17, 3)`` m against a model-input split.
 
     Overall numbers plus ``by_distance`` (ground-truth camera-to-root distance buckets),
-    ``by_action`` (MPI-INF-3DHP: its activities), ``by_subject`` (3DHP: TS1..TS6) and
-    ``depth_flips`` (limbs lifted in the wrong depth order, :func:`depth_flips`). The
+    ``by_action`` (MPI-INF-3DHP: its activities), ``by_subject`` (3DHP: TS1..TS6),
+    ``by_camera`` (a multi-view recording's cameras) and ``depth_flips`` (limbs lifted in the
+    wrong depth order, :func:`depth_flips`). The
     reference is ``metric_pose(split)``. Millimetres and percentages, rounded to 0.01.
     """
     gt = metric_pose(split)
@@ -49,6 +50,8 @@ def evaluate_setting(
     section["by_action"] = grouped(pred, gt, split["action"])
     section["by_subject"] = grouped(pred, gt, split["subject"])
     section["depth_flips"] = depth_flips(pred, gt)
+    if "camera_name" in split:
+        section["by_camera"] = grouped(pred, gt, split["camera_name"])
     return _rounded(section)
 
 
@@ -56,10 +59,14 @@ def metric_pose(split: dict[str, np.ndarray]) -> np.ndarray:
     """The camera-frame 3D that metrics compare against ``(N, 17, 3)`` m.
 
     ``pose3d_metric_cam`` where the dataset defines one (MPI-INF-3DHP: ``univ_annot3``, the
-    skeleton rescaled to the Human3.6M height, as the field evaluates), else ``pose3d_cam``.
+    skeleton rescaled to the Human3.6M height, as the field evaluates), else ``pose3d_cam``;
+    NaN at joints whose truth is not known (``truth_known``, a multi-view recording).
     """
     key = "pose3d_metric_cam" if "pose3d_metric_cam" in split else "pose3d_cam"
-    return split[key].astype(np.float64)
+    pose = split[key].astype(np.float64)
+    if "truth_known" in split:  # not measured: left out of every metric (metrics.scored)
+        pose = np.where(split["truth_known"][..., None], pose, np.nan)
+    return pose
 
 
 def motion_groups(pred: np.ndarray, split: dict[str, np.ndarray]) -> dict:
@@ -82,6 +89,20 @@ def ray_floor(split: dict[str, np.ndarray]) -> np.ndarray:
         pixels = project(ray, split["K"].astype(np.float64))
         ray = rays(pixels, split["K_gt"].astype(np.float64))
     return ray * split["pose3d_cam"][..., 2:].astype(np.float64)
+
+
+def flat_depth(split: dict[str, np.ndarray]) -> np.ndarray:
+    """Every joint on its 2D ray at the true root's depth ``(N, 17, 3)`` m: a person as flat as
+    a cut-out, at the right distance.
+
+    The floor a lift must beat: it has the 2D and the distance right and no depth at all. A
+    joint without 2D (a missing detection) is put at the centroid of the seen ones.
+    """
+    ray = split["rays"].astype(np.float64)
+    pose = ray * split["pose3d_cam"][:, ROOT, 2, None, None].astype(np.float64)
+    seen = np.isfinite(pose).all(-1)
+    centre = np.where(seen[..., None], pose, 0.0).sum(1) / np.maximum(seen.sum(1), 1)[:, None]
+    return np.where(seen[..., None], pose, centre[:, None])
 
 
 def _finite_median(x: np.ndarray) -> float | None:

@@ -38,36 +38,64 @@ def root_align(pose: np.ndarray) -> np.ndarray:
     return pose - pose[:, ROOT : ROOT + 1]
 
 
+def scored(gt: np.ndarray) -> np.ndarray:
+    """The joints a metric scores ``(N, J)``: those whose truth is known (finite).
+
+    A truth joint is NaN where the dataset could not measure it (a multi-view recording whose
+    triangulation is unreliable there); it is left out of every metric, not guessed.
+    """
+    return np.isfinite(gt).all(-1)
+
+
 def optimal_scale(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """Least-squares scale per sample mapping root-aligned ``pred`` onto ``gt``: ``(N,)``."""
-    num = (gt * pred).sum((-1, -2))
-    den = (pred * pred).sum((-1, -2))
+    """Least-squares scale per sample mapping root-aligned ``pred`` onto ``gt`` (over the scored
+    joints): ``(N,)``."""
+    w = scored(gt)[..., None]
+    num = np.where(w, gt * pred, 0.0).sum((-1, -2))
+    den = np.where(w, pred * pred, 0.0).sum((-1, -2))
     return num / np.maximum(den, 1e-12)
 
 
 def align(pred: np.ndarray, gt: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray]:
-    """Root-aligned ``gt`` and ``pred`` aligned to it by ``how`` (root | scale | procrustes)."""
-    pred, gt = root_align(np.asarray(pred, np.float64)), root_align(np.asarray(gt, np.float64))
+    """``pred`` aligned to ``gt`` by ``how`` (root | scale | procrustes), and ``gt``: both
+    root-aligned for root and scale; as they are for Procrustes, which removes translation.
+
+    Procrustes fits the scored joints only (an unknown truth joint has no say in the fit), so
+    it needs no root; root and scale alignment need the root's truth (NaN rows otherwise).
+    """
+    pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
+    if how == "procrustes":
+        aligned = procrustes(pred, gt, scale=True, allow_reflection=False, weights=scored(gt))[0]
+        return aligned, gt  # translation-free: errors need no root
+    pred, gt = root_align(pred), root_align(gt)
     if how == "root":
         return pred, gt
     if how == "scale":
         return pred * optimal_scale(pred, gt)[:, None, None], gt
-    if how == "procrustes":
-        return procrustes(pred, gt, scale=True, allow_reflection=False)[0], gt
     raise ValueError(f"alignment must be one of {ALIGNMENTS}, got {how!r}")
 
 
 def joint_errors(pred: np.ndarray, gt: np.ndarray, how: str = "root") -> np.ndarray:
-    """Per-joint Euclidean errors in millimetres after alignment: ``(N, J)``."""
+    """Per-joint Euclidean errors in millimetres after alignment: ``(N, J)``; NaN at joints
+    whose truth is unknown (:func:`scored`)."""
     if pred.shape != gt.shape or pred.ndim != 3 or pred.shape[-1] != 3:
         raise ValueError(f"pred and gt must both be (N, J, 3), got {pred.shape} and {gt.shape}")
     aligned, ref = align(pred, gt, how)
     return np.linalg.norm(aligned - ref, axis=-1) * MM
 
 
+def mean_error(errors_mm: np.ndarray, axis: int | tuple[int, ...] | None = None) -> np.ndarray:
+    """Mean of the scored (finite) errors; NaN where none is scored."""
+    finite = np.isfinite(errors_mm)
+    total = np.where(finite, errors_mm, 0.0).sum(axis)
+    count = finite.sum(axis)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
 def pck(errors_mm: np.ndarray, threshold_mm: float = PCK_THRESHOLD_MM) -> float:
-    """Percentage of joints with error at most ``threshold_mm``."""
-    return float((errors_mm <= threshold_mm).mean() * 100.0)
+    """Percentage of (scored) joints with error at most ``threshold_mm``."""
+    errors_mm = errors_mm[np.isfinite(errors_mm)]
+    return float((errors_mm <= threshold_mm).mean() * 100.0) if errors_mm.size else float("nan")
 
 
 def auc(errors_mm: np.ndarray) -> float:
@@ -76,12 +104,13 @@ def auc(errors_mm: np.ndarray) -> float:
 
 
 def pose_metrics(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
-    """MPJPE, N-MPJPE, PA-MPJPE (mm), PCK@150 mm and AUC (%, on root-aligned errors)."""
+    """MPJPE, N-MPJPE, PA-MPJPE (mm), PCK@150 mm and AUC (%, on root-aligned errors), over the
+    scored joints (:func:`scored`); ``count`` poses."""
     root = joint_errors(pred, gt, "root")
     return {
-        "mpjpe": float(root.mean()),
-        "n_mpjpe": float(joint_errors(pred, gt, "scale").mean()),
-        "pa_mpjpe": float(joint_errors(pred, gt, "procrustes").mean()),
+        "mpjpe": float(mean_error(root)),
+        "n_mpjpe": float(mean_error(joint_errors(pred, gt, "scale"))),
+        "pa_mpjpe": float(mean_error(joint_errors(pred, gt, "procrustes"))),
         "pck150": pck(root),
         "auc": auc(root),
         "count": len(pred),
@@ -102,7 +131,7 @@ def per_joint(pred: np.ndarray, gt: np.ndarray) -> dict[str, dict[str, float]]:
     """MPJPE and PA-MPJPE for each joint name (mm)."""
     root, pa = joint_errors(pred, gt, "root"), joint_errors(pred, gt, "procrustes")
     return {
-        name: {"mpjpe": float(root[:, j].mean()), "pa_mpjpe": float(pa[:, j].mean())}
+        name: {"mpjpe": float(mean_error(root[:, j])), "pa_mpjpe": float(mean_error(pa[:, j]))}
         for j, name in enumerate(JOINT_NAMES)
     }
 
@@ -144,10 +173,10 @@ def depth_flips(pred: np.ndarray, gt: np.ndarray, min_depth_m: float = DEPTH_ORD
         flipped |= wrong
         name = f"{JOINT_NAMES[near]}-{JOINT_NAMES[far]}"
         segments[name] = 100.0 * float(wrong.sum()) / max(int(counts.sum()), 1)
-    pa = joint_errors(pred, gt, "procrustes").mean(-1)
+    pa = mean_error(joint_errors(pred, gt, "procrustes"), -1)
 
     def mean_or_none(x: np.ndarray) -> float | None:
-        return float(x.mean()) if len(x) else None
+        return float(mean_error(x)) if len(x) else None
 
     return {
         "share": 100.0 * float(flipped.mean()) if len(gt) else 0.0,

@@ -78,6 +78,36 @@ def _depth_order_sentence(metrics: Mapping[str, Any]) -> str | None:
     )
 
 
+#: The three LiftNets on the test split's own 2D and camera, as the findings name them.
+LIFTNETS = (
+    ("liftnet_gt", "the chain's LiftNet"),
+    ("liftnet_reference_gt", "the reference LiftNet"),
+    ("liftnet_weak_gt", "the weak-perspective LiftNet"),
+)
+
+
+def _floor_sentence(metrics: Mapping[str, Any]) -> str | None:
+    """Each LiftNet against the flat-depth floor (the 2D and distance right, no depth)."""
+    floor, mean = _pose(metrics, "baseline_flat_depth"), _pose(metrics, "baseline_mean_pose")
+    lifts = [(name, _pose(metrics, key)) for key, name in LIFTNETS]
+    lifts = [(name, m) for name, m in lifts if m is not None]
+    if floor is None or not lifts or not floor["pa_mpjpe"] > 0:
+        return None
+    parts = [f"{name} {m['pa_mpjpe']:.1f} mm ({_relative(m['pa_mpjpe'], floor['pa_mpjpe'])})"
+             for name, m in lifts]  # fmt: skip
+    text = (f"Against the flat-depth floor (every joint on its 2D ray at the true root depth: "
+            f"{floor['pa_mpjpe']:.1f} mm PA-MPJPE on {metrics.get('dataset', '?')}): "
+            + "; ".join(parts))  # fmt: skip
+    if mean is not None:
+        text += f"; the mean training pose scores {mean['pa_mpjpe']:.1f} mm"
+    return text + "."
+
+
+def _relative(value: float, floor: float) -> str:
+    below = 100 * (1 - value / floor)
+    return f"{below:.0f} % below the floor" if below >= 0 else f"{-below:.0f} % above the floor"
+
+
 #: RegNet quantities compared with their baselines: (key, baseline key, label, lower is better).
 REGNET_CHECKS = (
     ("px_error", "baseline_mean_pose_px_error", "2D error (px)", True),
@@ -117,6 +147,9 @@ def findings(metrics: Mapping[str, Any]) -> list[str]:
                 f"scores {ref['pa_mpjpe']:.1f} mm PA-MPJPE on the "
                 f"{metrics.get('dataset', '?')} test split."
             )
+    floor = _floor_sentence(metrics)
+    if floor:
+        sentences.append(floor)
     if depth_order:
         sentences.append(depth_order)
     return sentences or ["No 3D pose setting was evaluated."]

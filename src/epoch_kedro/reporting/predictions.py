@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from epoch_kedro.data.images import image_rows
-from epoch_kedro.evaluation.metrics import joint_errors
+from epoch_kedro.evaluation.metrics import joint_errors, mean_error
 from epoch_kedro.geometry import crop_pixels
 from epoch_kedro.inference.regnet import CropFn, to_resized_pixels
 from epoch_kedro.skeleton import ROOT
@@ -98,6 +98,6 @@ def overlay_samples(
 def per_sample_errors(pred: np.ndarray, gt: np.ndarray) -> dict[str, np.ndarray]:
     """Per-sample MPJPE and PA-MPJPE (mm): the same alignments as ``metrics.json``."""
     return {
-        "mpjpe": joint_errors(pred, gt, "root").mean(-1),
-        "pa_mpjpe": joint_errors(pred, gt, "procrustes").mean(-1),
+        "mpjpe": mean_error(joint_errors(pred, gt, "root"), -1),
+        "pa_mpjpe": mean_error(joint_errors(pred, gt, "procrustes"), -1),
     }

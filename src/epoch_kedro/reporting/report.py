@@ -20,7 +20,12 @@ from epoch_kedro.reporting.html import (
     table_html,
 )
 from epoch_kedro.reporting.predictions import per_sample_errors
-from epoch_kedro.reporting.tables import PUBLISHED_SOURCE, heldout_table, regnet_table
+from epoch_kedro.reporting.tables import (
+    PUBLISHED_SOURCE,
+    heldout_table,
+    per_camera_table,
+    regnet_table,
+)
 
 Arrays = Mapping[str, np.ndarray]
 NO_IMAGES = "the dataset has no rendered images, so RegNet was not evaluated"
@@ -206,6 +211,19 @@ def _heldout_html(metrics: Mapping[str, Any]) -> str:
     return intro + table_html(table, digits=2)
 
 
+def _per_camera_html(metrics: Mapping[str, Any]) -> str:
+    """A multi-view recording's figures per camera: each camera lifted on its own."""
+    table = per_camera_table(metrics)
+    if not len(table):
+        return '<p class="na">Not a multi-view recording: no per-camera figures.</p>'
+    intro = (
+        "<p>Each camera's own 2D lifted, scored against the 3D triangulated from the other "
+        "cameras; joints whose triangulation the other views do not agree on are not scored. "
+        "Errors in mm, PCK@150 and AUC in %.</p>"
+    )
+    return intro + table_html(_with_direction(table), digits=1)
+
+
 #: Column headers of the report's tables with the direction of "better" (the CSVs keep the
 #: plain names).
 BETTER = {"MPJPE": "↓", "N-MPJPE": "↓", "PA-MPJPE": "↓", "PCK@150": "↑", "AUC": "↑"}
@@ -323,6 +341,7 @@ def report_page(
         ("Provenance", _provenance_html(run_info)),
         ("Headline", intro + table_html(headline, row_class=_is_published, raw={"setting"})),
         ("Held-out motions", _heldout_html(metrics)),
+        ("Per camera", _per_camera_html(metrics)),
         ("RegNet: 2D and camera", _regnet_html(metrics)),
         ("Figures", "".join(figure_html(f) for f in figures.values())),
         *per_action_sections(tables["per_action"]),

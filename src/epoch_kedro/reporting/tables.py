@@ -23,6 +23,7 @@ SETTING_LABELS: dict[str, str] = {
     "liftnet_reference_gt": "LiftNet reference (trained on true 2D + K), true 2D + K",
     "liftnet_weak_gt": "LiftNet weak perspective (trained on true 2D), true 2D",
     "baseline_mean_pose": "Baseline: mean training pose",
+    "baseline_flat_depth": "Baseline: flat depth (each joint on its 2D ray at the root's depth)",
     "regnet.pose3d": "RegNet's own 3D (rendered frames)",
     "regnet.ray_floor": "Oracle: true depths on RegNet's 2D rays (what any depth-only lift keeps)",
     "liftnet_regnet": "EPOCH chain: LiftNet on RegNet's 2D + K̂ (boxes found from the image)",
@@ -159,6 +160,19 @@ def per_action_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
     table = pd.DataFrame(columns)
     table.index.name = "action"
     return table.sort_index()
+
+
+def per_camera_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
+    """Each setting per camera of a multi-view recording (``by_camera``), then overall; empty
+    for datasets without camera names."""
+    rows = []
+    for key, sec in pose_sections(metrics).items():
+        for camera, m in {**sec.get("by_camera", {}), "overall": sec}.items():
+            if "by_camera" in sec:
+                row = {"setting": SETTING_LABELS.get(key, key), "camera": camera}
+                row["frames"] = m.get("count")
+                rows.append(row | {col: m.get(k) for k, col in POSE_COLUMNS.items()})
+    return pd.DataFrame(rows)
 
 
 def per_joint_table(predictions: Mapping[str, np.ndarray]) -> pd.DataFrame:

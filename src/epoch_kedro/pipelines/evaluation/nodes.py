@@ -13,6 +13,7 @@ from epoch_kedro.data.crops import crop_source
 from epoch_kedro.data.sources import dataset_name
 from epoch_kedro.evaluation.evaluate import (
     evaluate_setting,
+    flat_depth,
     mean_pose,
     metric_pose,
     motion_groups,
@@ -262,6 +263,7 @@ def evaluate_models(
         )
     baseline = np.broadcast_to(mean_pose(model_input_train), test["pose3d_cam"].shape)
     metrics["baseline_mean_pose"] = evaluate_setting(baseline, test, edges)
+    metrics["baseline_flat_depth"] = evaluate_setting(flat_depth(test), test, edges)
     if chain:
         metrics |= _chain_metrics(pred, regnet_inputs_test, regnet_inputs_test_label_boxes,
                                   model_input_train, edges)  # fmt: skip
