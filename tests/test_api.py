@@ -90,3 +90,58 @@ def test_unknown_gravity_is_zeros_and_far_poses_warn(model_path, keypoints):
     tiny = 500.0 + (kp - 500.0) / 300.0
     with pytest.warns(UserWarning, match=r"poses lie more than 100 m from the camera"):
         lift(model, tiny, make_K(20000.0, 20000.0, 500.0, 500.0))
+
+
+def _without(n: int, *joints: int) -> np.ndarray:
+    present = np.ones((n, 17), bool)
+    present[:, list(joints)] = False
+    return present
+
+
+def test_missing_joints_are_lifted_whatever_their_keypoints(model_path, keypoints):
+    model = load_liftnet(model_path)
+    kp, _ = keypoints
+    present = _without(len(kp), 9, 10)  # Neck, Head
+    hidden = np.where(present[..., None], kp, np.nan)
+    pose = lift(model, hidden, K, present=present)
+    assert pose.shape == (5, 17, 3) and np.isfinite(pose).all()
+    np.testing.assert_allclose(lift(model, kp, K, present=present), pose)
+    np.testing.assert_allclose(project(pose[:, present[0]], K), kp[:, present[0]], atol=1e-2)
+    full = np.ones((len(kp), 17), bool)
+    np.testing.assert_allclose(lift(model, kp, K, present=full), lift(model, kp, K), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("nan where present", r"NaN or inf where present is True \(pose 0, joint 3\)"),
+        ("no root", r"present\[0, 0\] is False: the root \(pelvis"),
+        ("wrong shape", r"present must be a bool array of shape \(N, 17\)"),
+        ("no mask in the model", r"present: this LiftNet was trained without a presence mask"),
+    ],
+)
+def test_a_partial_pose_that_cannot_be_lifted_is_refused_in_one_line(
+    case, message, model_path, keypoints, tmp_path
+):
+    import torch
+
+    from epoch_kedro.models.artifacts import to_artifact
+    from epoch_kedro.models.liftnet import LiftNet, LiftNetConfig
+
+    model = load_liftnet(model_path)
+    kp, _ = keypoints
+    kp, present = kp.copy(), _without(len(kp), 10)
+    if case == "nan where present":
+        kp[0, 3] = np.nan
+    elif case == "no root":
+        present[0, 0] = False
+    elif case == "wrong shape":
+        present = present[:, :16]
+    else:
+        torch.manual_seed(0)
+        old = LiftNet(LiftNetConfig(width=16, blocks=1, presence_mask=False), np.full(16, 0.25))
+        save_checkpoint(to_artifact(old, "liftnet"), tmp_path / "old.pt")
+        model = load_liftnet(tmp_path / "old.pt")
+    with pytest.raises(ValueError, match=message) as err:
+        lift(model, kp, K, present=present)
+    assert "\n" not in str(err.value)

@@ -13,6 +13,7 @@ from epoch_kedro.keypoints import (
     HEAD_TOP,
     LAYOUTS,
     MARGIN,
+    MIN_BODY_JOINTS,
     NOSE_ALONG,
     SAME_COUNT,
     TOP_TO_HEAD,
@@ -149,20 +150,42 @@ def test_derived_joints_follow_the_documented_recipe(layout, synthetic_small):
     assert np.allclose(head, truth, atol=1e-3) == (layout in HEAD_TOP)
 
 
-def test_low_confidence_or_missing_keypoints_skip_the_frame_with_a_reason(synthetic_small):
+def test_missing_joints_are_masked_and_only_a_frame_without_its_pelvis_is_skipped(
+    synthetic_small,
+):
     rng = np.random.default_rng(1)
     kp = _in_layout(synthetic_small["kp2d"][:3].astype(np.float64), "coco17", rng)
     kp = np.concatenate([kp, np.ones((*kp.shape[:2], 1))], -1)
-    # An uncertain eye and no ears to fall back on: the head is unknown.
+    # An uncertain eye and no ears to fall back on: the head is unknown, the rest is seen.
     kp[1, [LAYOUTS["coco17"].index(n) for n in ("LEye", "LEar", "REar")], 2] = 0.1
-    kp[2, LAYOUTS["coco17"].index("RHip"), :2] = np.nan  # a missing hip
+    kp[2, LAYOUTS["coco17"].index("RHip"), :2] = np.nan  # a missing hip: no pelvis
     converted = to_h36m(kp, "coco17", min_confidence=0.3)
-    np.testing.assert_array_equal(converted.usable, [True, False, False])
-    assert converted.reasons[0] is None
-    assert converted.reasons[1].endswith("confidence 0.3: Head")
+    np.testing.assert_array_equal(converted.usable, [True, True, False])
+    np.testing.assert_array_equal(converted.complete, [True, False, False])
+    assert converted.reasons[:2] == (None, None)
+    assert np.flatnonzero(~converted.present[1]).tolist() == [JOINT_INDEX["Head"]]
+    assert converted.reasons[2].startswith("too little seen to lift (12 of 15 body joints; "
+                                           "needs the pelvis (both hips) and 10)")  # fmt: skip
     assert converted.reasons[2].endswith("Hip, RHip, Spine")
     assert np.isnan(converted.keypoints[2, JOINT_INDEX["RHip"]]).all()
     assert np.isfinite(converted.keypoints[0]).all()
+
+
+@pytest.mark.parametrize("hidden", [5, 6])
+def test_a_frame_with_under_ten_body_joints_seen_is_skipped_with_how_much_was_seen(
+    synthetic_small, hidden
+):
+    kp = _in_layout(synthetic_small["kp2d"][:1].astype(np.float64), "coco17",
+                    np.random.default_rng(1))  # fmt: skip
+    limbs = ("LWrist", "RWrist", "LElbow", "RElbow", "LAnkle", "RAnkle")[:hidden]
+    kp[0, [LAYOUTS["coco17"].index(n) for n in limbs]] = np.nan
+    converted = to_h36m(kp, "coco17")
+    seen = 15 - hidden
+    assert converted.usable[0] == (seen >= MIN_BODY_JOINTS)
+    if seen < MIN_BODY_JOINTS:
+        assert converted.reasons[0].startswith(f"too little seen to lift ({seen} of 15 body "
+                                               "joints; needs 10)")  # fmt: skip
+    assert to_h36m(kp, "coco17", min_body_joints=seen).usable[0]
 
 
 def test_layouts_are_told_apart_by_keypoint_count_and_bad_input_is_named():
@@ -382,9 +405,10 @@ def test_the_top_of_the_head_places_the_head_joint_when_the_face_is_not_seen(lay
     ears = to_h36m(kp, layout)
     np.testing.assert_allclose(ears.keypoints, to_h36m(kp[:, :17], "coco17").keypoints)
     assert ears.usable.all() and _errors(ears, truth).max() < 0.15
-    # Neither: as unusable as before.
+    # Neither: lifted with Neck and Head missing (masked), not placed.
     kp, _ = _seen_from_behind(views, layout, (*_FACE, *_EARS, HEAD_TOP[layout]))
-    assert not to_h36m(kp, layout).usable.any()
+    neither = to_h36m(kp, layout)
+    assert neither.usable.all() and not neither.present[:, _NECK_HEAD].any()
 
 
 @pytest.mark.parametrize("layout", sorted(set(LAYOUTS) - {"h36m"}))
@@ -402,16 +426,18 @@ def test_a_face_seen_is_mapped_by_the_recipe_whatever_the_ears(layout, views):
         assert all(note is None for note in converted.notes)
 
 
-def test_a_person_with_neither_face_nor_ears_stays_unusable_and_the_joints_are_named(views):
+def test_a_person_with_neither_face_nor_ears_is_usable_with_neck_and_head_missing(views):
     kp, _ = _seen_from_behind(views, "coco17", (*_FACE, *_EARS))
     converted = to_h36m(kp, "coco17")
-    assert not converted.usable.any() and not converted.fallback.any()
-    assert all(r.endswith("below confidence 0.3: Neck, Head") for r in converted.reasons)
+    assert converted.usable.all() and not converted.fallback.any()
+    assert all(r is None for r in converted.reasons)
     assert np.isnan(converted.keypoints[:, _NECK_HEAD]).all()
-    # Ears but shoulders unsure: the fallback needs the thorax too.
+    assert (converted.present.sum(-1) == 15).all() and not converted.complete.any()
+    # Ears but a shoulder unsure: the fallback needs the thorax too; 12 body joints are seen.
     kp, _ = _seen_from_behind(views, "coco17", (*_FACE, "LShoulder"))
-    reasons = to_h36m(kp, "coco17").reasons
-    assert all(r.endswith("Thorax, Neck, Head, LShoulder") for r in reasons), reasons[0]
+    converted = to_h36m(kp, "coco17")
+    missing = {JOINT_NAMES[j] for j in np.flatnonzero(~converted.present[0])}
+    assert converted.usable.all() and missing == {"Spine", "Thorax", "Neck", "Head", "LShoulder"}
 
 
 def test_an_unsure_nose_alone_follows_the_head_from_the_eyes(views):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from epoch_kedro.inference.lifting import (
@@ -78,3 +79,49 @@ def test_with_the_flip_test_the_mirror_image_lifts_to_the_mirrored_pose():
     np.testing.assert_allclose(
         of_mirror, mirror_poses(torch.as_tensor(pose)).numpy(), atol=1e-5, rtol=1e-5
     )
+
+
+def _hidden(n: int, *joints: int) -> np.ndarray:
+    present = np.ones((n, 17), bool)
+    present[:, list(joints)] = False
+    return present
+
+
+def test_missing_keypoints_are_ignored_and_the_scale_is_over_the_present_joints():
+    K, kp2d, gravity = camera_and_keypoints()
+    present = _hidden(len(kp2d), 10, 13)  # Head, LWrist
+    anything = kp2d.copy()
+    anything[:, [10, 13]] = np.nan
+    got = lift_inputs(anything, K, gravity, present)
+    again = lift_inputs(kp2d * np.where(present[..., None], 1.0, 7.0), K, gravity, present)
+    for key in ("pose2d", "scale2d"):
+        np.testing.assert_array_equal(got[key], again[key])
+    assert np.isnan(got["rays"][:, [10, 13]]).all() and (got["pose2d"][:, [10, 13]] == 0).all()
+    # The present joints' RMS distance from the root is 1, as normalize_2d makes it for all.
+    rms = np.sqrt((got["pose2d"] ** 2).sum(-1).sum(-1) / present.sum(-1))
+    np.testing.assert_allclose(rms, 1.0)
+    full = lift_inputs(kp2d, K, gravity, np.ones((len(kp2d), 17), bool))
+    np.testing.assert_allclose(full["pose2d"], lift_inputs(kp2d, K, gravity)["pose2d"])
+    assert lift_tensors(got)["present"].dtype == torch.bool
+
+
+def test_a_mask_without_the_root_or_of_the_wrong_shape_is_refused_in_one_line():
+    K, kp2d, _ = camera_and_keypoints()
+    for present, message in (
+        (_hidden(len(kp2d), 0), r"present\[0, 0\] is False: the root \(pelvis"),
+        (np.ones((len(kp2d), 16), bool), r"present must be a bool array of shape \(N, 17\)"),
+        (np.ones((len(kp2d), 17)), r"present must be a bool array .* got float64"),
+    ):
+        with pytest.raises(ValueError, match=message) as err:
+            lift_inputs(kp2d, K, present=present)
+        assert "\n" not in str(err.value)
+
+
+def test_the_mask_follows_its_joints_in_the_mirror_image_and_the_flip_test_runs():
+    K, kp2d, gravity = camera_and_keypoints()
+    present = _hidden(len(kp2d), 13)  # LWrist: RWrist in the mirror image
+    batch = lift_tensors(lift_inputs(kp2d, K, gravity, present))
+    mirrored = mirror_inputs(batch)
+    assert not mirrored["present"][:, 16].any() and mirrored["present"][:, 13].all()
+    pose = predict_poses(lifter(), batch)
+    assert pose.shape == (len(kp2d), 17, 3) and np.isfinite(pose).all()

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from epoch_kedro.inference.checks import check_lift_inputs, result_warnings
-from epoch_kedro.inference.lifting import inputs_from_keypoints, predict_poses
+from epoch_kedro.inference.lifting import check_present, inputs_from_keypoints, predict_poses
 from epoch_kedro.models.artifacts import (
     liftnet_from_artifact,
     localizer_from_artifact,
@@ -71,8 +71,14 @@ def lift(
     keypoints_px: np.ndarray,
     K: np.ndarray,
     gravity: np.ndarray | None = None,
+    present: np.ndarray | None = None,
 ) -> np.ndarray:
     """Lift 2D keypoints ``(N, 17, 2)`` px with intrinsics K to metric 3D ``(N, 17, 3)``.
+
+    ``present (N, 17)`` bool: the joints seen. Where it is False the keypoint is ignored (NaN
+    or any value); the 3D of all 17 joints comes back (docs/MISSING_JOINTS.md). The root
+    (pelvis) must be present, and only a LiftNet trained with the presence mask lifts partial
+    poses. Without ``present`` every keypoint must be finite.
 
     Refuses (``ValueError``, one line) inputs that are almost surely a mistake: normalised
     keypoints, a K that is not upper-triangular with last row [0, 0, 1] or implies an
@@ -83,14 +89,25 @@ def lift(
     kp = np.asarray(keypoints_px, dtype=np.float64)
     if kp.ndim != 3 or kp.shape[1:] != (NUM_JOINTS, 2):
         raise ValueError(f"keypoints_px must have shape (N, {NUM_JOINTS}, 2), got {kp.shape}")
-    if not np.isfinite(kp).all():
-        raise ValueError("keypoints_px contains NaN or inf")
+    seen = np.ones(kp.shape[:2], bool) if present is None else check_present(present, kp.shape[:2])
+    finite = np.isfinite(kp).all(-1)
+    if not finite[seen].all():
+        i, j = np.argwhere(seen & ~finite)[0]
+        where = "" if present is None else f" where present is True (pose {i}, joint {j})"
+        raise ValueError(f"keypoints_px contains NaN or inf{where}")
+    if present is not None and not model.config.presence_mask and not seen.all():
+        raise ValueError(
+            "present: this LiftNet was trained without a presence mask and cannot lift poses "
+            "with missing joints; retrain it (make run) or pass complete poses"
+        )
     n = len(kp)
     K = _as_batch(K, "K", (3, 3), n)
     if gravity is not None:
         gravity = _as_batch(gravity, "gravity", (3,), n)
+    kp = np.where(seen[..., None], kp, np.nan)
     check_lift_inputs(kp, K, gravity)
-    pose3d = predict_poses(model, inputs_from_keypoints(kp, K, gravity)).astype(np.float64)
+    pose3d = predict_poses(model, inputs_from_keypoints(kp, K, gravity, present))
+    pose3d = pose3d.astype(np.float64)
     for line in result_warnings(pose3d):
         warnings.warn(line, stacklevel=2)
     return pose3d

@@ -257,15 +257,25 @@ def guess_layout(keypoints: np.ndarray, candidates: tuple[str, ...]) -> Guess:
 
 @dataclass(frozen=True)
 class Converted:
-    """Keypoints in Human3.6M order: ``keypoints (N, 17, 2)`` px, ``confidence (N, 17)``,
-    ``usable (N,)``, per frame why it is not usable (``None`` when it is), and ``fallback
-    (N, 17)``: the joints placed by a fallback, not by the layout's recipe."""
+    """Keypoints in Human3.6M order: ``keypoints (N, 17, 2)`` px (NaN where missing),
+    ``confidence (N, 17)``, ``usable (N,)``, per frame why it is not usable (``None`` when it
+    is), and ``fallback (N, 17)``: the joints placed by a fallback, not by the layout's recipe."""
 
     keypoints: np.ndarray
     confidence: np.ndarray
     usable: np.ndarray
     reasons: tuple[str | None, ...]
     fallback: np.ndarray
+
+    @property
+    def present(self) -> np.ndarray:
+        """``(N, 17)``: the joints seen confidently (LiftNet's presence mask)."""
+        return np.isfinite(self.keypoints).all(-1)
+
+    @property
+    def complete(self) -> np.ndarray:
+        """``(N,)``: frames with all 17 joints seen (usable before missing joints were lifted)."""
+        return self.present.all(-1)
 
     @property
     def notes(self) -> tuple[str | None, ...]:
@@ -298,14 +308,32 @@ TOP_TO_HEAD = 0.68
 NOSE_ALONG = 0.48
 
 
-def to_h36m(keypoints: np.ndarray, layout: str, min_confidence: float = 0.3) -> Converted:
+#: The 15 body joints: H36M-17 without the face-derived Neck and Head.
+BODY_JOINTS: tuple[int, ...] = tuple(
+    j for j, name in enumerate(JOINT_NAMES) if name not in ("Neck", "Head")
+)
+#: Fewest body joints seen for a frame to be lifted. Measured (docs/MISSING_JOINTS.md): each
+#: hidden body joint adds some 8-10 mm PA-MPJPE; with 5 hidden the pose is still well under
+#: the image chain's error on complete poses, beyond that a third of the body is guessed.
+MIN_BODY_JOINTS = 10
+_ROOT = JOINT_INDEX["Hip"]
+
+
+def to_h36m(
+    keypoints: np.ndarray,
+    layout: str,
+    min_confidence: float = 0.3,
+    min_body_joints: int = MIN_BODY_JOINTS,
+) -> Converted:
     """Map ``(N, K, 2)`` or ``(N, K, 3)`` (x, y, confidence) keypoints of ``layout`` to H36M-17.
 
-    A frame is usable when all 17 joints are finite and at least ``min_confidence`` confident
-    (keypoints without a confidence column count as confident); otherwise its reason names
-    the joints that are missing, never a pose lifted from zeros. ``Head`` and ``Neck`` whose
-    face keypoints are unsure are first placed from the ears, the top of the head and the
-    shoulders where those are sure (:func:`_fallbacks`).
+    A joint is seen when it is finite and at least ``min_confidence`` confident (keypoints
+    without a confidence column count as confident); the others are NaN, never zeros. A
+    frame is usable, and lifted with the missing joints masked (docs/MISSING_JOINTS.md), when
+    its pelvis (both hips: it places the person) and at least ``min_body_joints`` of the 15
+    :data:`BODY_JOINTS` are seen; otherwise its reason says how much was seen and names the
+    joints missing. ``Head`` and ``Neck`` whose face keypoints are unsure are first placed from
+    the ears, the top of the head and the shoulders where those are sure (:func:`_fallbacks`).
     """
     names = _layout(layout)
     kp = np.asarray(keypoints, dtype=np.float64)
@@ -326,15 +354,23 @@ def to_h36m(keypoints: np.ndarray, layout: str, min_confidence: float = 0.3) -> 
     joint_conf = np.where(sources[None], conf[:, None, :], np.inf).min(-1)
     fallback = _fallbacks(out, joint_conf, xy, conf, layout, min_confidence)
     low = joint_conf < min_confidence
+    usable = ~low[:, _ROOT] & ((~low[:, BODY_JOINTS]).sum(-1) >= min_body_joints)
     reasons = tuple(
-        None
-        if not row.any()
-        else f"joints missing or below confidence {min_confidence}: "
-        + ", ".join(JOINT_NAMES[j] for j in np.flatnonzero(row))
-        for row in low
+        None if ok else _too_little(row, min_confidence, min_body_joints)
+        for row, ok in zip(low, usable, strict=True)
     )
     out[low] = np.nan
-    return Converted(out, joint_conf, ~low.any(-1), reasons, fallback)
+    return Converted(out, joint_conf, usable, reasons, fallback)
+
+
+def _too_little(low: np.ndarray, min_confidence: float, min_body_joints: int) -> str:
+    """Why a frame with the ``low (17,)`` joints unseen is not lifted, in one line."""
+    seen = int((~low[list(BODY_JOINTS)]).sum())
+    need = "the pelvis (both hips) and " if low[_ROOT] else ""
+    names = ", ".join(JOINT_NAMES[j] for j in np.flatnonzero(low))
+    return (f"too little seen to lift ({seen} of {len(BODY_JOINTS)} body joints; needs "
+            f"{need}{min_body_joints}): joints missing or below confidence {min_confidence}: "
+            f"{names}")  # fmt: skip
 
 
 _NECK, _HEAD, _THORAX = (JOINT_INDEX[j] for j in ("Neck", "Head", "Thorax"))

@@ -130,3 +130,20 @@ def test_statistics_are_population_summaries(model_input):
     summary = summarize({"train": model_input}, stats)
     assert summary["splits"]["train"]["samples"] == len(model_input["kp2d"])
     assert set(summary["bone_length_mean_m"]) >= {"RHip-RKnee", "LShoulder-LElbow"}
+
+
+def test_joints_without_2d_become_the_presence_mask_and_complete_splits_have_none(
+    synthetic_small, model_input
+):
+    assert "present" not in model_input  # every joint seen: the split is as before
+    data = {k: v[:20] for k, v in synthetic_small.items()}
+    data["kp2d"] = data["kp2d"].copy()
+    data["visible"] = data["visible"].copy()
+    data["kp2d"][3, 13] = np.nan
+    data["visible"][3, 13] = False
+    out = to_model_input(data)
+    assert out["present"].sum() == 20 * 17 - 1 and not out["present"][3, 13]
+    assert np.isfinite(out["pose2d"]).all() and out["pose2d"][3, 13].tolist() == [0.0, 0.0]
+    data["visible"][3, 13] = True
+    with pytest.raises(ValueError, match=r"kp2d\[3, 13\] is NaN but visible\[3, 13\] is True"):
+        to_model_input(data)

@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from epoch_kedro.geometry import normalize_2d, project_normalized
+from epoch_kedro.models.artifacts import liftnet_from_artifact, to_artifact
 from epoch_kedro.models.liftnet import LiftNet, LiftNetConfig
-from epoch_kedro.skeleton import bone_lengths
+from epoch_kedro.skeleton import JOINT_INDEX, bone_lengths
 
 BONES = torch.full((16,), 0.25)
 
@@ -80,7 +81,56 @@ def test_gradients_reach_every_parameter():
     x = inputs()
     x_blind = dict(x, gravity=torch.zeros_like(x["gravity"]))
     blind = run(model, x_blind)  # the elevation head acts only through the vertical axis
-    (run(model, x).pose.square().sum() + blind.pose.square().sum() + blind.up.sum()).backward()
+    partial = model(x["pose2d"], x["scale2d"], x["root_ray"], x["gravity"], _face_hidden(8))
+    loss = run(model, x).pose.square().sum() + blind.pose.square().sum() + blind.up.sum()
+    (loss + partial.pose.square().sum()).backward()  # the position head acts on missing joints
     missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.any()]
     assert not missing, missing
     assert np.isfinite(sum(p.grad.abs().sum().item() for p in model.parameters()))
+
+
+def _face_hidden(n: int) -> torch.Tensor:
+    present = torch.ones(n, 17, dtype=torch.bool)
+    present[:, [JOINT_INDEX["Neck"], JOINT_INDEX["Head"]]] = False
+    return present
+
+
+def test_a_masked_joint_input_does_not_change_the_lift_and_all_17_come_back():
+    torch.manual_seed(0)
+    model = LiftNet(LiftNetConfig(width=32, blocks=1), BONES)
+    x = inputs()
+    present = _face_hidden(8)
+    out = model(x["pose2d"], x["scale2d"], x["root_ray"], x["gravity"], present)
+    moved = x["pose2d"].clone()
+    moved[:, ~present[0]] = torch.tensor([5.0, float("nan")])  # anything, NaN included
+    again = model(moved, x["scale2d"], x["root_ray"], x["gravity"], present)
+    torch.testing.assert_close(again.pose, out.pose)
+    assert out.pose.shape == (8, 17, 3) and torch.isfinite(out.pose).all()
+    # The present joints still lie on their input rays; the lift differs from the full one.
+    seen = project_normalized(out.pose)[:, present[0]]
+    torch.testing.assert_close(seen, x["rays_xy"][:, present[0]], atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(out.pose, run(model, x).pose)
+
+
+def test_all_present_is_the_same_as_no_mask_given():
+    torch.manual_seed(0)
+    model = LiftNet(LiftNetConfig(width=32, blocks=1), BONES)
+    x = inputs()
+    full = torch.ones(8, 17, dtype=torch.bool)
+    given = model(x["pose2d"], x["scale2d"], x["root_ray"], x["gravity"], full)
+    torch.testing.assert_close(given.pose, run(model, x).pose)
+
+
+def test_a_liftnet_without_the_mask_refuses_a_partial_pose_and_old_artifacts_load_without_it():
+    torch.manual_seed(0)
+    model = LiftNet(LiftNetConfig(width=32, blocks=1, presence_mask=False), BONES)
+    x = inputs()
+    with pytest.raises(ValueError, match="trained without a presence mask"):
+        model(x["pose2d"], x["scale2d"], x["root_ray"], x["gravity"], _face_hidden(8))
+    full = model(x["pose2d"], x["scale2d"], x["root_ray"], x["gravity"], torch.ones(8, 17) > 0)
+    torch.testing.assert_close(full.pose, run(model, x).pose)
+    artifact = to_artifact(model, "liftnet")
+    del artifact["config"]["presence_mask"]  # written before the key existed
+    loaded = liftnet_from_artifact(artifact)
+    assert loaded.config.presence_mask is False
+    torch.testing.assert_close(run(loaded, x).pose, run(model, x).pose)

@@ -14,7 +14,9 @@ from epoch_kedro.evaluation.metrics import joint_errors
 from epoch_kedro.inference.lifting import LIFT_INPUTS, lift_tensors, predict_poses
 from epoch_kedro.models.flow import FlowConfig
 from epoch_kedro.models.liftnet import LiftNetConfig
+from epoch_kedro.training import joint_dropout
 from epoch_kedro.training import liftnet as T
+from epoch_kedro.training.joint_dropout import JointDropout
 from epoch_kedro.training.loop import LoopConfig
 from epoch_kedro.utils.checkpoint import load_checkpoint
 
@@ -117,3 +119,57 @@ def test_interrupted_training_resumes_to_the_same_weights(setup, tmp_path):
     assert [h["epoch"] for h in result.history] == [1, 2]
     for key, value in straight.state_dict().items():
         torch.testing.assert_close(resumed.state_dict()[key], value)
+
+
+def test_joint_dropout_hides_joints_by_pattern_and_never_the_pelvis_or_hips():
+    gen = torch.Generator().manual_seed(0)
+    face = joint_dropout.hidden_joints(500, JointDropout(share=1.0, limb=0, random=0), gen)
+    assert face[:, list(joint_dropout.FACE)].all() and face.sum() == 2 * 500
+    limb = joint_dropout.hidden_joints(500, JointDropout(share=1.0, face=0, random=0), gen)
+    assert (limb.sum(-1) == 1).all() and limb[:, list(joint_dropout.LIMB)].any(0).all()
+    mixed = joint_dropout.hidden_joints(4000, JointDropout(share=0.5), gen)
+    assert not mixed[:, list(joint_dropout.KEPT)].any()
+    assert 0.4 < mixed.any(-1).float().mean() < 0.5  # a few random draws hide nothing
+    assert not joint_dropout.hidden_joints(50, JointDropout(), gen).any()  # off by default
+
+
+def test_dropped_joints_are_zeroed_masked_and_the_pose_renormalised(setup):
+    split, _, _ = setup
+    batch = {k: v[:64] for k, v in lift_tensors(split).items()}
+    dropped = joint_dropout.drop_joints(batch, JointDropout(share=1.0), torch.Generator())
+    hidden = ~dropped["present"]
+    assert hidden.any() and (dropped["pose2d"][hidden] == 0).all()
+    # The same rays: pose2d * scale is unchanged at every present joint.
+    before = batch["pose2d"] * batch["scale2d"][:, None, None]
+    after = dropped["pose2d"] * dropped["scale2d"][:, None, None]
+    torch.testing.assert_close(after[~hidden], before[~hidden], atol=1e-6, rtol=1e-5)
+    assert "present" not in batch  # the input batch is not modified
+
+
+@pytest.mark.parametrize("score_hidden", [False, True])
+def test_a_dropout_step_runs_and_joints_missing_from_the_data_do_not_count(setup, score_hidden):
+    split, stats, flow = setup
+    model = T.LiftNet(config().model, stats["bone_length_mean"]).train()
+    batch = {k: v[:32] for k, v in lift_tensors(split).items()}
+    batch = joint_dropout.drop_joints(batch, JointDropout(share=1.0), torch.Generator())
+    weights, cycle = T.LossWeights(), T.CycleConfig()
+    dropout = JointDropout(share=0.5, score_hidden=score_hidden)
+
+    def terms(b):
+        gen = torch.Generator().manual_seed(0)
+        return T.cycle_terms(model, flow, b, gen, weights, cycle, None, dropout)
+
+    first = terms(batch)
+    first["total"].backward()
+    assert all(torch.isfinite(v) for v in first.values())
+    assert model.position_head.weight.grad.abs().sum() > 0
+    moved = dict(batch, pose2d=torch.where(batch["present"][..., None], batch["pose2d"], 9.0))
+    torch.testing.assert_close(terms(moved)["cycle_2d"], first["cycle_2d"])
+
+
+def test_dropout_needs_the_presence_mask():
+    bad = replace(config(presence_mask=False), dropout=JointDropout(share=0.5))
+    with pytest.raises(ValueError, match=r"dropout\.share > 0 needs liftnet\.model\.presence"):
+        bad.validate()
+    with pytest.raises(ValueError, match=r"liftnet.dropout.share=1.5: expected a share"):
+        replace(config(), dropout=JointDropout(share=1.5)).validate()

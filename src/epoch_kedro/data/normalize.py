@@ -9,6 +9,8 @@ Model-input arrays (one dict per split, one row per sample) add to the ingested 
   of the joints from the root in normalized image coordinates.
 - ``pose3d_cam`` (N, 17, 3) m: camera-frame 3D, for evaluation and monitoring only.
 - ``gravity`` (N, 3): world "down" in camera coordinates; ``elevation`` (N,) rad.
+- ``present`` (N, 17) bool, only where some ``kp2d`` are NaN (joints not seen, ``visible``
+  False): LiftNet's presence mask (docs/MISSING_JOINTS.md). Without it every joint is present.
 """
 
 from __future__ import annotations
@@ -42,7 +44,14 @@ _PASSTHROUGH = (
     "pose3d_world",
 )
 #: Fields carried over when the source provides them (see ``schema.OPTIONAL_FIELDS``).
-_OPTIONAL = ("sample_id", "pose3d_metric_cam", "gravity_known", "heldout_motion")
+_OPTIONAL = (
+    "sample_id",
+    "pose3d_metric_cam",
+    "gravity_known",
+    "heldout_motion",
+    "truth_known",
+    "camera_name",
+)
 
 
 def dataset_actions(parts: dict[str, dict[str, np.ndarray]]) -> list[str]:
@@ -106,6 +115,19 @@ def _gravity(data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     }
 
 
+def _present(kp2d: np.ndarray, visible: np.ndarray) -> np.ndarray | None:
+    """The presence mask where some joints have no 2D (NaN), else None (all present). A NaN
+    at a joint marked visible is a broken source, refused rather than lifted as missing."""
+    present = np.isfinite(kp2d).all(-1)
+    if present.all():
+        return None
+    if (~present & np.asarray(visible, bool)).any():
+        i, j = np.argwhere(~present & np.asarray(visible, bool))[0]
+        raise ValueError(f"kp2d[{i}, {j}] is NaN but visible[{i}, {j}] is True: expected 2D "
+                         "for every visible joint")  # fmt: skip
+    return present
+
+
 def to_model_input(
     data: dict[str, np.ndarray], undistort_iterations: int = UNDISTORT_ITERATIONS
 ) -> dict:
@@ -127,7 +149,7 @@ def to_model_input(
     out.update(
         kp2d=kp2d,
         kp2d_observed=data["kp2d"],
-        **lift_inputs(kp2d, K),
+        **lift_inputs(kp2d, K, present=_present(kp2d, data["visible"])),
         pose3d_cam=world_to_camera(
             data["pose3d_world"].astype(np.float64),
             data["R"].astype(np.float64),

@@ -47,7 +47,12 @@ def check_lift_inputs(kp2d: np.ndarray, K: np.ndarray, gravity: np.ndarray | Non
     """Refuse, with one line, keypoints ``(N, 17, 2)`` px, K ``(N, 3, 3)`` and gravity
     ``(N, 3)`` that are almost surely a mistake."""
     check_K(K)
-    if len(kp2d) and np.abs(kp2d).max() <= NORMALISED_EXTENT and K[:, 0, 0].min() > 10:
+    # NaN marks a missing joint (``present`` False); the others tell the units.
+    if (
+        np.isfinite(kp2d).any()
+        and np.nanmax(np.abs(kp2d)) <= NORMALISED_EXTENT
+        and K[:, 0, 0].min() > 10
+    ):
         raise ValueError(
             f"keypoints look normalised (all within +-{NORMALISED_EXTENT:g}) but K's focal "
             f"length is {K[0, 0, 0]:g} px: pass pixels (multiply by the image width and height)"

@@ -6,6 +6,12 @@ offsets ``d_j`` and ``z_j = Z exp(s d_j)`` with ``s`` the 2D scale of the pose i
 ``Z`` the root depth, fixed by the anthropometric prior (the lifted bones sum to the training
 population's mean bone lengths). The output is metric (metres, camera frame).
 
+Missing joints (``presence_mask``, docs/MISSING_JOINTS.md): the input is the 2D of the present
+joints (normalised over them, zeros elsewhere) plus the 17-long mask. A missing joint has no ray,
+so a second head predicts every joint's normalised 2D position; it is used only where the joint
+is missing, which puts that joint on the ray through its predicted position. The output always
+has all 17 joints.
+
 ``camera_model="weak_perspective"`` is ElePose's camera for the ablation: K and the position in
 the image are ignored, the normalised pose sits on the optical axis at a fixed depth
 (``s = 1 / weak_depth``), i.e. nearly orthographic.
@@ -33,6 +39,9 @@ class LiftNetConfig:
     camera_model: str = "perspective"
     use_gravity: bool = True  # feed the camera's gravity direction when it is known
     weak_depth: float = 10.0  # ElePose's fixed depth offset for the weak-perspective ablation
+    # Input the per-joint presence mask (and complete missing joints). Artifacts written before
+    # it existed load with False (models/artifacts.py): their input layer has no mask inputs.
+    presence_mask: bool = True
 
     def __post_init__(self) -> None:
         if self.camera_model not in CAMERA_MODELS:
@@ -89,11 +98,13 @@ class LiftNet(nn.Module):
         super().__init__()
         self.config = config
         self.register_buffer("bone_mean", torch.as_tensor(bone_mean, dtype=torch.float32))
-        in_dim = 2 * NUM_JOINTS + 2 + 1 + 3
+        in_dim = 2 * NUM_JOINTS + 2 + 1 + 3 + NUM_JOINTS * config.presence_mask
         self.stem = nn.Sequential(nn.Linear(in_dim, config.width), nn.LeakyReLU(0.2))
         self.blocks = nn.Sequential(*[ResidualBlock(config.width) for _ in range(config.blocks)])
         self.depth_head = nn.Linear(config.width, NUM_JOINTS)
         self.elevation_head = nn.Linear(config.width, 1)
+        if config.presence_mask:
+            self.position_head = nn.Linear(config.width, 2 * NUM_JOINTS)
 
     @property
     def perspective(self) -> bool:
@@ -105,6 +116,7 @@ class LiftNet(nn.Module):
         scale2d: torch.Tensor,
         root_ray: torch.Tensor,
         gravity: torch.Tensor | None,
+        present: torch.Tensor | None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Network features, effective 2D scale ``s (N,)`` and root ray ``(N, 2)``."""
         if not self.perspective:
@@ -112,16 +124,26 @@ class LiftNet(nn.Module):
             root_ray = torch.zeros_like(root_ray)
         # log s: the 2D extent in ray units, ~ body size / distance, tells how strong the
         # perspective foreshortening is (a constant for the weak-perspective camera).
-        feats = torch.cat(
-            [
-                pose2d.flatten(1),
-                root_ray,
-                torch.log(scale2d)[:, None],
-                self._known_gravity(pose2d, gravity),
-            ],
-            -1,
-        )
-        return feats, scale2d, root_ray
+        parts = [pose2d.flatten(1), root_ray, torch.log(scale2d)[:, None]]
+        parts.append(self._known_gravity(pose2d, gravity))
+        if self.config.presence_mask:
+            # Zeroed here too, so a missing joint's coordinates can never reach the network.
+            parts[0] = torch.where(present[..., None], pose2d, 0.0).flatten(1)
+            parts.append(present.to(pose2d))
+        return torch.cat(parts, -1), scale2d, root_ray
+
+    def _present(self, pose2d: torch.Tensor, present: torch.Tensor | None) -> torch.Tensor:
+        """The ``(N, 17)`` bool mask (all present when ``None``); a model without mask inputs
+        refuses a partial pose rather than lift its placeholder coordinates."""
+        if present is None:
+            return torch.ones(pose2d.shape[:2], dtype=torch.bool, device=pose2d.device)
+        present = present.to(device=pose2d.device, dtype=torch.bool)
+        if not self.config.presence_mask and not bool(present.all()):
+            raise ValueError(
+                "present: this LiftNet was trained without a presence mask "
+                "(presence_mask=False) and cannot lift poses with missing joints; retrain it"
+            )
+        return present
 
     def _known_gravity(self, pose2d: torch.Tensor, gravity: torch.Tensor | None) -> torch.Tensor:
         """Gravity rows as given, zeros where unknown (or when the model ignores gravity)."""
@@ -135,14 +157,20 @@ class LiftNet(nn.Module):
         scale2d: torch.Tensor,
         root_ray: torch.Tensor,
         gravity: torch.Tensor | None = None,
+        present: torch.Tensor | None = None,
     ) -> LiftOutput:
         """Lift normalised 2D poses ``(N, 17, 2)`` with scales ``(N,)`` and root rays ``(N, 2)``.
 
         ``gravity (N, 3)``: world "down" in camera coordinates; rows of zeros (or ``None``) mean
-        unknown, and the network's own elevation estimate stands in.
+        unknown, and the network's own elevation estimate stands in. ``present (N, 17)`` bool:
+        the joints seen (``None``: all); the root must be present (it anchors ``root_ray``).
         """
-        feats, s, root = self._inputs(pose2d, scale2d, root_ray, gravity)
+        present = self._present(pose2d, present)
+        feats, s, root = self._inputs(pose2d, scale2d, root_ray, gravity, present)
         hidden = self.blocks(self.stem(feats))
+        if self.config.presence_mask:
+            guess = self.position_head(hidden).view_as(pose2d)
+            pose2d = torch.where(present[..., None], pose2d, guess)
         raw = self.depth_head(hidden)
         depth = raw - raw[:, :1]  # the root defines depth zero
         predicted = torch.tanh(self.elevation_head(hidden)[:, 0]) * (torch.pi / 2)

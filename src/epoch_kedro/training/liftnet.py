@@ -13,11 +13,12 @@ import torch
 
 from epoch_kedro.evaluation.metrics import joint_errors
 from epoch_kedro.geometry import normalize_2d, project_normalized, rotation_about_axis
-from epoch_kedro.inference.lifting import lift_tensors, predict_poses
+from epoch_kedro.inference.lifting import lift_tensors, normalize_present, predict_poses
 from epoch_kedro.models.flow import FlowConfig, PoseFlow
 from epoch_kedro.models.liftnet import LiftNet, LiftNetConfig
 from epoch_kedro.training import losses
 from epoch_kedro.training.detector_noise import DetectorNoise, corrupt
+from epoch_kedro.training.joint_dropout import JointDropout, drop_joints
 from epoch_kedro.training.loop import FitResult, LoopConfig, fit
 from epoch_kedro.utils.config import from_params
 from epoch_kedro.utils.runtime import seed_everything
@@ -56,7 +57,18 @@ class LiftTrainingConfig:
     losses: LossWeights = field(default_factory=LossWeights)
     cycle: CycleConfig = field(default_factory=CycleConfig)
     noise: DetectorNoise = field(default_factory=DetectorNoise)
+    dropout: JointDropout = field(default_factory=JointDropout)
     validation_samples: int = 4096
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` (one line) on settings that cannot train together."""
+        self.noise.validate()
+        self.dropout.validate()
+        if self.dropout.active and not self.model.presence_mask:
+            raise ValueError(
+                "liftnet.dropout.share > 0 needs liftnet.model.presence_mask: true "
+                "(a LiftNet without the mask cannot tell a hidden joint)"
+            )
 
 
 def cycle_terms(
@@ -67,19 +79,30 @@ def cycle_terms(
     weights: LossWeights,
     cycle: CycleConfig,
     noise: DetectorNoise | None = None,
+    dropout: JointDropout | None = None,
 ) -> dict[str, torch.Tensor]:
     """All loss terms of one batch: lift, rotate, project, re-lift, rotate back, compare.
 
     In training, ``noise`` corrupts the input 2D first (the lift goes through the input rays,
-    so the cycle can only be asked to return to what was lifted).
+    so the cycle can only be asked to return to what was lifted); then ``dropout`` hides
+    joints (:mod:`~epoch_kedro.training.joint_dropout`). Joints missing from the data
+    (``present``) never count in the 2D cycle term; the virtual view is complete (the lift
+    has all 17 joints), so the flow prior and the 3D terms see every joint.
     """
     if noise is not None and model.training:
         batch = corrupt(batch, noise, generator)
+    target = batch
+    if dropout is not None and dropout.active and model.training:
+        batch = drop_joints(batch, dropout, generator)
+        if not dropout.score_hidden:
+            target = batch
     gravity = batch.get("gravity")
     if gravity is not None and cycle.gravity_dropout and model.training:
         keep = torch.rand(len(gravity), generator=generator) >= cycle.gravity_dropout
         gravity = gravity * keep[:, None].to(gravity)
-    first = model(batch["pose2d"], batch["scale2d"], batch["root_ray"], gravity)
+    first = model(
+        batch["pose2d"], batch["scale2d"], batch["root_ray"], gravity, batch.get("present")
+    )
     pose = first.pose
     root = pose[:, :1]
     limit = math.radians(cycle.azimuth_deg)
@@ -97,9 +120,7 @@ def cycle_terms(
     if weights.flow:
         terms["flow"] = losses.flow_nll(flow, pose2d_v)
     if weights.cycle_2d:
-        terms["cycle_2d"] = losses.cycle_2d(
-            normalize_2d(u_back)[0], batch["pose2d"], batch.get("confidence")
-        )
+        terms["cycle_2d"] = _cycle_2d(u_back, target)
     if weights.cycle_3d:
         terms["cycle_3d"] = losses.cycle_3d(rel_back, rel)
     if weights.symmetry:
@@ -112,6 +133,19 @@ def cycle_terms(
         terms["deformation"] = losses.pairwise_deformation(rel, rel_back)
     terms["total"] = sum(getattr(weights, name) * value for name, value in terms.items())
     return terms
+
+
+def _cycle_2d(u_back: torch.Tensor, target: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The 2D cycle term on the joints ``target`` has, in ``target``'s 2D frame (normalised
+    over those joints), weighted by its confidences where it has them."""
+    present = target.get("present")
+    if present is None:
+        return losses.cycle_2d(normalize_2d(u_back)[0], target["pose2d"], target.get("confidence"))
+    weight = present.to(u_back)
+    if "confidence" in target:
+        weight = weight * target["confidence"].to(u_back)
+    back = normalize_present(u_back, present)[0]
+    return losses.cycle_2d(back, target["pose2d"], weight)
 
 
 def _subset(data: dict[str, torch.Tensor], n: int, seed: int) -> dict[str, torch.Tensor]:
@@ -163,7 +197,7 @@ def train_liftnet(
     resume: bool = False,
 ) -> tuple[LiftNet, FitResult]:
     """Train LiftNet with the frozen flow prior; validation 3D metrics are for monitoring only."""
-    config.noise.validate()
+    config.validate()
     seed_everything(config.loop.seed)  # initial weights are part of a reproducible run
     model = LiftNet(config.model, bone_mean)
     flow = flow.eval()
@@ -181,7 +215,9 @@ def train_liftnet(
 
     def loss_fn(model, batch, generator):
         flow.to(batch["pose2d"].device)
-        return cycle_terms(model, flow, batch, generator, config.losses, config.cycle, config.noise)
+        return cycle_terms(
+            model, flow, batch, generator, config.losses, config.cycle, config.noise, config.dropout
+        )
 
     def validate_fn(model):
         device = next(model.parameters()).device
@@ -202,6 +238,7 @@ def train_liftnet(
         "losses": asdict(config.losses),
         "cycle": asdict(config.cycle),
         "noise": asdict(config.noise),
+        "dropout": asdict(config.dropout),
         "samples": len(train_t["pose2d"]),
     }
     result = fit(
