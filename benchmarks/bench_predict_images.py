@@ -9,6 +9,8 @@ pass), LiftNet and the outputs. With the default run's outputs (``data/06_models
 and of the chain's LiftNet inputs for those frames: predict reads full-resolution images where
 the chain renders its crops directly, so the two agree within the noise of that difference.
 Without them, it times untrained models of the ``conf/base`` size on generated frames.
+It also reports the share of these rendered frames that predict flags as out of RegNet's
+domain (``"out_of_domain"``, docs/OUT_OF_DOMAIN.md): with trained models it should be small.
 
 Usage: python benchmarks/bench_predict_images.py [--videos 30] [--repeats 2]
 """
@@ -16,6 +18,7 @@ Usage: python benchmarks/bench_predict_images.py [--videos 30] [--repeats 2]
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import tempfile
@@ -105,6 +108,15 @@ def _accuracy(out: Path, paths: list[Path], gen: dict, liftnet: Path) -> None:
           f"{chain['mpjpe']:.1f}")  # fmt: skip
 
 
+def _flagged(out: Path) -> None:
+    arrays = np.load(out / "predictions.npz")
+    flags, score = arrays["out_of_domain"], arrays["domain_score"]
+    threshold = json.loads((out / "predictions.json").read_text())["domain_threshold"]
+    print(f"out of RegNet's domain: {int(flags.sum())} of {len(flags)} rendered images "
+          f"({100 * flags.mean():.1f} %; domain score > {threshold:.3g}, median "
+          f"{np.median(score):.3f}, max {score.max():.3f})")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--videos", type=int, default=30)
@@ -133,6 +145,7 @@ def main() -> None:
             f"{len(folders)} folders: best of {args.repeats} {min(times):.1f} s, "
             f"{rate:.1f} images/s (decode, localise, crop, RegNet, LiftNet, write)"
         )
+        _flagged(folder / "out")
         if gen is not None:
             _accuracy(folder / "out", paths, gen, models["liftnet"])
 

@@ -111,32 +111,45 @@ def test_lens_distortion_in_the_camera_file_is_undone(scene, model_path, tmp_pat
 def test_unusable_frames_are_reported_and_skipped(scene, model_path, tmp_path):
     _, kp17, _ = scene
     kp = kp17.copy()
-    kp[2, JOINT_INDEX["LWrist"]] = np.nan
+    kp[2, JOINT_INDEX["Hip"]] = np.nan  # no pelvis: nothing places the person
+    kp[3, JOINT_INDEX["LWrist"]] = np.nan  # one joint missing: lifted with it masked
     (tmp_path / "in").mkdir()
     np.savez(tmp_path / "in/poses.npz", keypoints=kp)
     summary = predict([str(tmp_path / "in")], tmp_path / "out", image_size=SIZE,
                       liftnet=model_path)  # fmt: skip
     assert summary["camera"] == "default 60 deg field"
     assert summary["lifted"] == len(kp) - 1
-    assert summary["skipped"][0][1] == 2 and "LWrist" in summary["skipped"][0][2]
+    assert summary["skipped"][0][1] == 2 and "needs the pelvis" in summary["skipped"][0][2]
     document = json.loads((tmp_path / "out/predictions.json").read_text())
     assert document["predictions"][2]["pose3d"] is None
+    arrays = np.load(tmp_path / "out/predictions.npz")
+    assert np.isfinite(arrays["pose3d"][3]).all()  # all 17 joints, the wrist included
+    assert np.isnan(arrays["keypoints2d"][3, JOINT_INDEX["LWrist"]]).all()  # marks it missing
 
 
-@pytest.mark.parametrize(
-    ("content", "name", "message"),
-    [
-        ('{"foo": 1}', "a.json", r"a.json: unknown JSON layout"),
-        ("not json", "b.json", r"b.json: not readable JSON"),
-        ('[{"image_id": 1, "keypoints": [1, 2, 3, 4]}]', "c.json", r"flat list of x, y"),
-        ('[{"image_id": 1, "keypoints": [1, 2, 3]}]', "d.json", r"1 keypoints match no known"),
-    ],
-)
-def test_bad_files_give_one_line_and_write_nothing(content, name, message, model_path, tmp_path):
-    (tmp_path / name).write_text(content)
-    with pytest.raises(PredictError, match=message):
-        predict([str(tmp_path / name)], tmp_path / "out", image_size=SIZE, liftnet=model_path)
-    assert not (tmp_path / "out").exists()
+def test_a_liftnet_without_the_mask_skips_partial_poses_and_lifts_the_rest(scene, tmp_path):
+    import torch
+
+    from epoch_kedro.models.artifacts import to_artifact
+    from epoch_kedro.models.liftnet import LiftNet, LiftNetConfig
+    from epoch_kedro.utils.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    old = LiftNet(LiftNetConfig(width=32, blocks=1, presence_mask=False), np.full(16, 0.25))
+    artifact = to_artifact(old, "liftnet")
+    del artifact["config"]["presence_mask"]  # as written before the mask existed
+    save_checkpoint(artifact, tmp_path / "old.pt")
+    _, kp17, _ = scene
+    kp = kp17.copy()
+    kp[1, JOINT_INDEX["Head"]] = np.nan
+    (tmp_path / "in").mkdir()
+    np.savez(tmp_path / "in/poses.npz", keypoints=kp)
+    summary = predict([str(tmp_path / "in")], tmp_path / "out", image_size=SIZE,
+                      liftnet=tmp_path / "old.pt")  # fmt: skip
+    assert summary["lifted"] == len(kp) - 1
+    assert summary["skipped"][0][1] == 1
+    assert "trained without the presence mask" in summary["skipped"][0][2]
+    assert summary["skipped"][0][2].endswith(": Head")
 
 
 def test_bad_options_are_named(tmp_path):
@@ -291,7 +304,7 @@ def test_25_keypoints_whose_positions_cannot_tell_the_order_are_refused_in_one_l
 def test_a_person_seen_from_behind_is_lifted_not_refused(synthetic_small, model_path, tmp_path):
     # COCO detections of a back view: nose and eyes unsure, ears and shoulders sure.
     views = _views(synthetic_small)
-    for name, unsure in (("back", _FACE), ("nothing", (*_FACE, *_EARS))):
+    for name, unsure in (("back", _FACE), ("faceless", (*_FACE, *_EARS))):
         kp = _seen_from_behind(views, "coco17", unsure)[0][:12]
         dets = [{"image_id": i, "keypoints": p.reshape(-1).tolist(), "score": 0.9}
                 for i, p in enumerate(kp)]  # fmt: skip
@@ -301,10 +314,20 @@ def test_a_person_seen_from_behind_is_lifted_not_refused(synthetic_small, model_
     assert summary["lifted"] == 12 and not summary["skipped"]
     pose3d = np.load(tmp_path / "out/predictions.npz")["pose3d"]
     assert pose3d.shape == (12, 17, 3) and np.isfinite(pose3d).all()
-    # Without the ears too, nothing tells where the head is: refused as before.
-    with pytest.raises(PredictError, match=r"no pose could be lifted; all 12 skipped .*Neck, Head"):
-        predict([str(tmp_path / "nothing.json")], tmp_path / "out2", image_size=SIZE,
-                liftnet=model_path)  # fmt: skip
+    # Without the ears too, nothing places Neck and Head: they are lifted as missing joints.
+    summary = predict([str(tmp_path / "faceless.json")], tmp_path / "out2", image_size=SIZE,
+                      liftnet=model_path)  # fmt: skip
+    assert summary["lifted"] == 12 and not summary["skipped"]
+    arrays = np.load(tmp_path / "out2/predictions.npz")
+    assert np.isfinite(arrays["pose3d"]).all()
+    face = [JOINT_INDEX["Neck"], JOINT_INDEX["Head"]]
+    assert np.isnan(arrays["keypoints2d"][:, face]).all()
+    assert not arrays["present"][:, face].any() and arrays["present"].sum() == 12 * 15
+    # JSON has no NaN: a missing joint's 2D is null, and "present" says which were seen.
+    text = (tmp_path / "out2/predictions.json").read_text()
+    assert "NaN" not in text
+    record = json.loads(text)["predictions"][0]
+    assert record["keypoints2d"][face[0]] is None and record["present"][face[0]] is False
 
 
 @pytest.mark.parametrize("all_people", [False, True])

@@ -220,3 +220,29 @@ def test_a_context_regnet_trains_on_crops_with_their_full_frames(setup, syntheti
     assert model.context is not None and np.isfinite(result.history[-1]["val_px_error"])
     with pytest.raises(ValueError, match="no full frames were given"):
         T.train_regnet(split, split, crops, stats["bone_length_mean"], None, context)
+
+
+def test_the_node_stores_the_calibrated_domain_threshold(setup, tmp_path, monkeypatch):
+    """The artifact carries the threshold of its own validation frames, and inference reads it."""
+    from epoch_kedro.inference.regnet import DOMAIN_RULE, domain_threshold
+    from epoch_kedro.models.artifacts import regnet_from_artifact
+    from epoch_kedro.pipelines.regnet import nodes
+    from epoch_kedro.utils.checkpoint import load_checkpoint, save_checkpoint
+
+    split, crops, stats = setup
+    monkeypatch.setattr(nodes, "flow_from_artifact", lambda _artifact: None)
+    params = {"checkpoint_dir": str(tmp_path), "validation_samples": 64,
+              "model": {"image_size": 32, "widths": [8, 16], "hidden": 32, "context_widths": []},
+              "loop": {"epochs": 1, "batch_size": 64}}  # fmt: skip
+    frames = np.zeros((0, 16, 16, 3), np.uint8)
+    artifact, _ = nodes.train_regnet_model(split, split, frames, {}, crops.images, crops.index,
+                                           stats, {}, params)  # fmt: skip
+    domain = artifact["domain"]
+    assert domain["rule"] == DOMAIN_RULE and domain["frames"] == 64
+    assert 0 <= domain["misread"] <= 64 and np.isfinite(domain["threshold"])
+    save_checkpoint(artifact, tmp_path / "regnet.pt")  # plain values: loads weights_only
+    model = regnet_from_artifact(load_checkpoint(tmp_path / "regnet.pt"))
+    assert domain_threshold(model) == domain["threshold"]
+    again = nodes.calibrate_regnet_artifact(artifact, split, frames, {}, crops.images,
+                                            crops.index, params)  # fmt: skip
+    assert again["domain"] == pytest.approx(domain)

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from epoch_kedro.data.boxes import DEFAULT_BOX, BoxConfig
-from epoch_kedro.inference.regnet import find_boxes, regnet_on_boxes
+from epoch_kedro.inference.regnet import domain_score, find_boxes, regnet_on_boxes
 from epoch_kedro.models.localizer import Localizer
 from epoch_kedro.models.regnet import RegNet
 from epoch_kedro.utils.progress import progress
@@ -91,7 +91,8 @@ def _batch_estimates(
         batch_size=settings.batch_size,
         frames=context,
     )
-    return {**pred, "box": boxes, "image_size": image_size}
+    return {**pred, "box": boxes, "image_size": image_size,
+            "domain_score": domain_score(pred, boxes)}  # fmt: skip
 
 
 def estimate_from_images(
@@ -101,7 +102,8 @@ def estimate_from_images(
     settings: ImageSettings = ImageSettings(),
 ) -> dict[str, np.ndarray]:
     """RegNet's outputs (:data:`~epoch_kedro.inference.regnet.REGNET_OUTPUTS`, flip-test 2D,
-    the last ``box`` and ``image_size``) for each image file, in full-frame pixels."""
+    the last ``box`` and ``image_size``) for each image file, in full-frame pixels, and its
+    ``domain_score`` (:func:`~epoch_kedro.inference.regnet.domain_score`)."""
     parts: list[dict[str, np.ndarray]] = []
     batches = range(0, len(paths), settings.batch_size)
     for start in progress(batches, "RegNet on images", unit="batch"):

@@ -8,13 +8,19 @@ The image -> 2D + camera path of the EPOCH chain, top-down:
    returns its 2D pose, camera and 3D in the full frame (:func:`predict_regnet`);
 3. optionally the box is redrawn around RegNet's 2D and RegNet reads the new crop
    (``refine`` passes): a centred, well-scaled crop is what it was trained on;
-4. the last crop is also read mirrored and the two 2D estimates averaged (:func:`flip_test`).
+4. the last crop is also read mirrored and the two 2D estimates averaged (:func:`flip_test`);
+5. how well RegNet could read each image is scored from that last pass (:func:`domain_score`):
+   images unlike its training frames are flagged (docs/OUT_OF_DOMAIN.md).
 """
 
 from __future__ import annotations
 
+import functools
+import logging
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,7 +28,7 @@ import torch
 from epoch_kedro.data.boxes import DEFAULT_BOX, BoxConfig, boxes_from_keypoints
 from epoch_kedro.geometry import resize_pixels
 from epoch_kedro.models.localizer import Localizer
-from epoch_kedro.models.regnet import RegNet
+from epoch_kedro.models.regnet import RegNet, RegNetOutput
 from epoch_kedro.skeleton import FLIP_PERMUTATION
 from epoch_kedro.utils.precision import autocast, decide
 
@@ -30,8 +36,26 @@ from epoch_kedro.utils.precision import autocast, decide
 BATCH_SIZE = 256
 #: ``crop_fn(rows, boxes) -> (M, S, S, 3) uint8``: the crops of dataset rows at full-frame boxes.
 CropFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
-#: RegNet outputs returned by :func:`predict_regnet` (full-frame pixels, metres).
-REGNET_OUTPUTS = ("kp2d", "kp2d_heat", "K", "R", "t", "pose_cam", "gravity")
+#: RegNet outputs returned by :func:`predict_regnet` (full-frame pixels, metres), and
+#: ``heat_spread (M, 17)``: each joint's heatmap spread (:func:`heatmap_spread`).
+REGNET_OUTPUTS = ("kp2d", "kp2d_heat", "K", "R", "t", "pose_cam", "gravity", "heat_spread")
+#: :func:`domain_score` above which an image is out of RegNet's domain, for artifacts trained
+#: before the threshold was calibrated and stored with the weights (:func:`calibrate_domain`).
+#: Measured on the default RegNet of that time: the largest score of the 266 of 300 rendered
+#: validation frames it reads correctly (0.096), rounded up (docs/OUT_OF_DOMAIN.md).
+DOMAIN_THRESHOLD = 0.1
+#: A correct read: median 2D error over the visible joints below this fraction of the box side.
+READ_TOLERANCE = 0.1
+#: The percentile of the correctly read frames' scores that :func:`calibrate_domain` takes. Not
+#: their maximum: that is set by a single near-miss frame and grows with the number of frames
+#: (0.143 on the default RegNet's 949 of 1024; it would pass half the real frames), where the
+#: 99th percentile (0.091) flags 1 % of correct reads by construction (docs/OUT_OF_DOMAIN.md).
+DOMAIN_PERCENTILE = 99.0
+#: How :func:`calibrate_domain` sets the threshold (stored beside it in the artifact).
+DOMAIN_RULE = (f"p{DOMAIN_PERCENTILE:g} of the domain scores of the validation frames read "
+               f"correctly (median 2D error < {READ_TOLERANCE:g} box side)")  # fmt: skip
+
+logger = logging.getLogger(__name__)
 
 
 def prepare_images(image_u8: torch.Tensor) -> torch.Tensor:
@@ -144,12 +168,111 @@ def predict_regnet(
         for part in _chunks(len(crops), batch_size):
             out = run(part)
             for key in REGNET_OUTPUTS:
-                chunks[key].append(getattr(out, key).float().cpu().numpy())
-    empty = {"K": (0, 3, 3), "R": (0, 3, 3), "t": (0, 3), "gravity": (0, 3), "pose_cam": (0, 17, 3)}
+                chunks[key].append(_output(out, key).float().cpu().numpy())
+    empty = {"K": (0, 3, 3), "R": (0, 3, 3), "t": (0, 3), "gravity": (0, 3), "pose_cam": (0, 17, 3),
+             "heat_spread": (0, 17)}  # fmt: skip
     return {
         k: np.concatenate(v) if v else np.zeros(empty.get(k, (0, 17, 2)), np.float32)
         for k, v in chunks.items()
     }
+
+
+def _output(out: RegNetOutput, key: str) -> torch.Tensor:
+    return heatmap_spread(out.heatmap) if key == "heat_spread" else getattr(out, key)
+
+
+def heatmap_spread(prob: torch.Tensor) -> torch.Tensor:
+    """Heatmaps ``(B, J, h, w)`` -> each one's spatial standard deviation ``(B, J)``, as a
+    fraction of the crop's side: how unsure RegNet is of where the joint is."""
+    prob = prob.float()
+    h, w = prob.shape[-2:]
+    xs = torch.arange(w, device=prob.device, dtype=prob.dtype) / w
+    ys = torch.arange(h, device=prob.device, dtype=prob.dtype) / h
+    var = torch.zeros(prob.shape[:2], device=prob.device)
+    for marginal, grid in ((prob.sum(2), xs), (prob.sum(3), ys)):
+        var = var + (marginal * grid**2).sum(-1) - (marginal * grid).sum(-1) ** 2
+    return var.clamp_min(0).sqrt()
+
+
+def domain_score(pred: dict[str, np.ndarray], boxes: np.ndarray) -> np.ndarray:
+    """How badly RegNet reads each image ``(M,)``, from a :func:`flip_test` at ``boxes``.
+
+    The geometric mean of two medians over joints, both fractions of the box side: the flip
+    test's disagreement (the crop against its mirror image) and the heatmaps' spread. On images
+    like its training frames RegNet is sure and mirror-consistent; on others it is neither
+    (measured: docs/OUT_OF_DOMAIN.md). Above the model's :func:`domain_threshold`: out of
+    domain.
+    """
+    gap = np.linalg.norm(pred["kp2d_heat_single"] - pred["kp2d_heat_mirrored"], axis=-1)
+    flip = np.median(gap, -1) / boxes[:, 2]
+    spread = np.median(pred["heat_spread"], -1)
+    return np.sqrt(flip * spread).astype(np.float32)
+
+
+def out_of_domain(score: np.ndarray, threshold: float = DOMAIN_THRESHOLD) -> np.ndarray:
+    """Which :func:`domain_score` values are past ``threshold`` (bool)."""
+    return np.asarray(score) > threshold
+
+
+def read_errors(
+    kp2d: np.ndarray, labels: np.ndarray, visible: np.ndarray, boxes: np.ndarray
+) -> np.ndarray:
+    """Per image ``(M,)``: the median 2D error over its visible joints / box side (NaN when
+    none is visible: such a frame cannot count as read correctly)."""
+    error = np.linalg.norm(kp2d - labels, axis=-1) / boxes[:, 2:3]
+    error = np.where(np.asarray(visible, bool), error, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a row of NaN: no joint visible
+        return np.nanmedian(error, -1)
+
+
+def threshold_of(score: np.ndarray, error: np.ndarray, tolerance: float = READ_TOLERANCE) -> dict:
+    """:data:`DOMAIN_RULE` on per-frame scores and 2D errors: ``{"threshold", "rule",
+    "frames", "misread"}``. Frames without a visible joint (NaN error) are left out. With no
+    frame read correctly the threshold is 0: a RegNet that misreads all of its own validation
+    frames is trusted on none."""
+    score, error = np.asarray(score), np.asarray(error)
+    labelled = np.isfinite(error)
+    read = labelled & (error < tolerance)
+    threshold = float(np.percentile(score[read], DOMAIN_PERCENTILE)) if read.any() else 0.0
+    return {"threshold": threshold, "rule": DOMAIN_RULE, "frames": int(labelled.sum()),
+            "misread": int((labelled & ~read).sum())}  # fmt: skip
+
+
+def calibrate_domain(
+    model: RegNet,
+    crops: np.ndarray,
+    boxes: np.ndarray,
+    image_size: np.ndarray,
+    labels: np.ndarray,
+    visible: np.ndarray,
+    frames: np.ndarray | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> dict:
+    """The out-of-domain threshold of a trained RegNet, from labelled frames of its domain
+    (its validation crops at their boxes): :func:`threshold_of` of predict's last pass, a
+    :func:`flip_test` and its :func:`domain_score`, so that the threshold fits these weights."""
+    pred = flip_test(model, crops, boxes, image_size, batch_size, frames)
+    errors = read_errors(pred["kp2d_heat"], labels, visible, boxes)
+    return threshold_of(domain_score(pred, boxes), errors)
+
+
+def domain_threshold(model: RegNet) -> float:
+    """The threshold stored with ``model`` (``model.domain``, from its artifact), else
+    :data:`DOMAIN_THRESHOLD`, said once: artifacts trained before the calibration have none."""
+    domain: dict[str, Any] | None = getattr(model, "domain", None)
+    if domain and domain.get("threshold") is not None:
+        return float(domain["threshold"])
+    _log_fallback()
+    return DOMAIN_THRESHOLD
+
+
+@functools.cache
+def _log_fallback() -> None:
+    # A warning, not info: predict's command line shows warnings only.
+    logger.warning("This RegNet artifact has no calibrated domain threshold (trained before it "
+                   "was stored); using the default %.2f (docs/OUT_OF_DOMAIN.md: retrain RegNet, "
+                   "or run experiments/calibrate_domain.py --write)", DOMAIN_THRESHOLD)  # fmt: skip
 
 
 def mirror(
@@ -184,7 +307,8 @@ def flip_test(
     """RegNet on the crops and on their mirror images; the two 2D estimates are averaged.
 
     ``kp2d_heat`` becomes the average, ``kp2d_heat_single`` and ``kp2d_heat_mirrored`` keep
-    both (their disagreement is a per-joint confidence); the rest is the unmirrored pass.
+    both (their disagreement is a per-joint confidence, and part of :func:`domain_score`); the
+    rest is the unmirrored pass.
     """
     pred = predict_regnet(model, crops, boxes, image_size, batch_size, frames)
     mirrored, mirrored_boxes = mirror(crops, boxes, image_size)

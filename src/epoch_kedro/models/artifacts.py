@@ -1,7 +1,9 @@
 """Model artifacts: a trained model as a plain checkpoint dict, and back.
 
-Artifact layout: ``{"format", "kind", "config", "state_dict", "history", "training"}``. Only
-tensors and plain values, so it loads with ``torch.load(weights_only=True)``.
+Artifact layout: ``{"format", "kind", "config", "state_dict", "history", "training"}``, and
+for RegNet ``"domain"``: its out-of-domain threshold, calibrated on its validation frames
+(:func:`epoch_kedro.inference.regnet.calibrate_domain`; absent in artifacts trained before).
+Only tensors and plain values, so it loads with ``torch.load(weights_only=True)``.
 """
 
 from __future__ import annotations
@@ -61,7 +63,9 @@ def liftnet_from_artifact(artifact: dict[str, Any]) -> LiftNet:
     """Rebuild a trained LiftNet (eval mode, CPU)."""
     _check(artifact, "liftnet")
     state = artifact["state_dict"]
-    model = LiftNet(LiftNetConfig(**artifact["config"]), torch.zeros_like(state["bone_mean"]))
+    # Artifacts from before the presence mask have no such inputs (models/liftnet.py).
+    config = {"presence_mask": False, **artifact["config"]}
+    model = LiftNet(LiftNetConfig(**config), torch.zeros_like(state["bone_mean"]))
     model.load_state_dict(state)
     return model.eval()
 
@@ -74,6 +78,7 @@ def regnet_from_artifact(artifact: dict[str, Any]) -> RegNet:
     state = artifact["state_dict"]
     model = RegNet(RegNetConfig(**config), torch.zeros_like(state["bone_mean"]))
     model.load_state_dict(state)
+    model.domain = artifact.get("domain")
     return model.eval()
 
 

@@ -100,6 +100,8 @@ class RegNet(nn.Module):
     def __init__(self, config: RegNetConfig, bone_mean: np.ndarray | torch.Tensor) -> None:
         super().__init__()
         self.config = config
+        # The out-of-domain calibration of trained weights (models.artifacts), None until then.
+        self.domain: dict | None = None
         self.register_buffer("bone_mean", torch.as_tensor(bone_mean, dtype=torch.float32))
         self.backbone = Backbone(tuple(config.widths), config.blocks, config.stem_stride)
         cells = max(config.image_size // self.backbone.downsample, 1) ** 2

@@ -28,12 +28,16 @@ from epoch_kedro.predict.readers import (
     input_files,
     read_poses,
 )
+from epoch_kedro.skeleton import JOINT_NAMES
 
 MODELS = Path("data/06_models")
 DEFAULT_LIFTNET = MODELS / "liftnet.pt"
 DEFAULT_REGNET = MODELS / "regnet.pt"
 DEFAULT_LOCALIZER = MODELS / "localizer.pt"
 REGNET_ORIGIN = "RegNet's estimate per image"
+#: Skip reason of a partial pose given to a LiftNet that cannot lift one.
+MASKLESS = ("this LiftNet was trained without the presence mask (retrain it: make run) and "
+            "cannot lift poses with joints missing")  # fmt: skip
 POOLED = ", pooled per folder"
 
 logger = logging.getLogger(__name__)
@@ -56,7 +60,7 @@ def _from_keypoints(
     sizes = None if options.image_size is None else np.array([options.image_size])
     K = camera.intrinsics(sizes, len(poses.keypoints))
     kp17, usable = converted.keypoints, converted.usable
-    if camera.dist is not None and usable.any():
+    if camera.dist is not None and usable.any():  # NaN (missing) joints stay NaN
         kp17[usable] = undistort_pixels(kp17[usable], K[usable], camera.dist)
     n = len(kp17)
     return Lifted(poses.source, poses.frame, poses.person, np.full((n, 17, 3), np.nan), kp17, K,
@@ -74,13 +78,19 @@ def _from_images(
     from epoch_kedro.api import load_localizer, load_regnet
     from epoch_kedro.chain import flip_confidence, pool_camera
     from epoch_kedro.inference.images import estimate_from_images
+    from epoch_kedro.inference.regnet import domain_threshold, out_of_domain
 
     regnet_path = _model(regnet, DEFAULT_REGNET, "RegNet", "--regnet")
     localizer_path = _model(localizer, DEFAULT_LOCALIZER, "localiser", "--localizer")
+    model = load_regnet(regnet_path)
     try:
-        est = estimate_from_images(files, load_localizer(localizer_path), load_regnet(regnet_path))
+        est = estimate_from_images(files, load_localizer(localizer_path), model)
     except ValueError as err:  # an unreadable image: its path is in the message
         raise PredictError(str(err)) from None
+    score = est["domain_score"].astype(np.float64)
+    threshold = domain_threshold(model)  # calibrated for these weights when trained
+    flagged = out_of_domain(score, threshold)
+    _warn_out_of_domain(flagged, threshold)
     kp2d = est["kp2d_heat"].astype(np.float64)
     gravity = est["gravity"].astype(np.float64)
     gravity /= np.linalg.norm(gravity, axis=-1, keepdims=True)
@@ -106,8 +116,22 @@ def _from_images(
         camera=camera.as_json(),
         image_size=est["image_size"],
         confidence=flip_confidence(est, est["box"]),
+        domain_score=score,
+        out_of_domain=flagged,
+        domain_threshold=threshold,
     )
     return lifted, gravity
+
+
+def _warn_out_of_domain(flagged: np.ndarray, threshold: float) -> None:
+    """One warning line when RegNet cannot read some images: how many, and what to do."""
+    if flagged.any():
+        logger.warning("%d of %d images look unlike anything RegNet was trained on (domain "
+                       "score > %.2f, \"out_of_domain\" in predictions.json): their 2D, camera "
+                       "and 3D are unreliable. RegNet knows only the project's rendered frames; "
+                       "train it on labelled frames of your domain, or run a 2D keypoint "
+                       "detector and pass its keypoint files instead of the images",
+                       int(flagged.sum()), len(flagged), threshold)  # fmt: skip
 
 
 def _read_exif(
@@ -181,9 +205,21 @@ def _pool_per_folder(
 
 
 def _lift(lifted: Lifted, gravity: np.ndarray | None, liftnet: Path) -> list[str]:
-    """Fill ``lifted.pose3d`` for usable rows; returns LiftNet's warnings."""
+    """Fill ``lifted.pose3d`` for usable rows; returns LiftNet's warnings.
+
+    Joints whose 2D is NaN (missing or unsure, :func:`to_h36m`) are lifted as missing
+    (``present`` False). A LiftNet trained without the presence mask cannot: those frames are
+    skipped with a reason that says so, and the complete ones are lifted.
+    """
     from epoch_kedro.api import lift, load_liftnet
 
+    model = load_liftnet(liftnet)
+    present = np.isfinite(lifted.keypoints2d).all(-1)
+    if not model.config.presence_mask:
+        for i in np.flatnonzero(lifted.usable & ~present.all(-1)):
+            lifted.reasons[i] = f"{MASKLESS}: " + ", ".join(
+                JOINT_NAMES[j] for j in np.flatnonzero(~present[i])
+            )
     usable = lifted.usable
     if not usable.any():
         return []
@@ -191,7 +227,7 @@ def _lift(lifted: Lifted, gravity: np.ndarray | None, liftnet: Path) -> list[str
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            pose = lift(load_liftnet(liftnet), lifted.keypoints2d[usable], lifted.K[usable], g)
+            pose = lift(model, lifted.keypoints2d[usable], lifted.K[usable], g, present[usable])
         except ValueError as err:
             raise PredictError(f"{lifted.source[0]}: {err}") from None
     lifted.pose3d[usable] = pose

@@ -41,6 +41,11 @@ class Lifted:
     camera: dict[str, Any]  # Camera.as_json() of the camera used
     image_size: np.ndarray | None = None  # (N, 2) W, H where known
     confidence: np.ndarray | None = None  # (N, 17) per-joint 2D confidence where known
+    # (N,) RegNet's domain score per image and whether it is past the threshold; None for
+    # keypoint inputs (see epoch_kedro.inference.regnet.domain_score)
+    domain_score: np.ndarray | None = None
+    out_of_domain: np.ndarray | None = None
+    domain_threshold: float | None = None  # the score past which an image is out of domain
 
     @property
     def usable(self) -> np.ndarray:
@@ -63,37 +68,78 @@ def staged(out: Path) -> Iterator[Path]:
         shutil.rmtree(stage, ignore_errors=True)
 
 
+def _domain_columns(lifted: Lifted) -> list[tuple[str, str]]:
+    """Per row: RegNet's domain score and out-of-domain flag as CSV fields (empty for
+    keypoint inputs)."""
+    if lifted.domain_score is None or lifted.out_of_domain is None:
+        return [("", "")] * len(lifted.reasons)
+    return [(f"{s:.4f}", str(bool(o)).lower())
+            for s, o in zip(lifted.domain_score, lifted.out_of_domain, strict=True)]  # fmt: skip
+
+
 def _csv(lifted: Lifted) -> bytes:
-    """One row per pose: source, frame, person, skip reason, then x, y, z of every joint (m)."""
+    """One row per pose: source, frame, person, skip reason, x, y, z of every joint (m), then
+    RegNet's domain score and out-of-domain flag (appended last: the joint columns keep their
+    positions)."""
     header = ["source", "frame", "person", "skipped"]
     header += [f"{j}_{a}" for j in JOINT_NAMES for a in "xyz"]
+    header += ["domain_score", "out_of_domain"]
     numbers = io.StringIO()
     pose3d = lifted.pose3d.reshape(len(lifted.pose3d), -1)
     np.savetxt(numbers, pose3d, fmt="%.5f", delimiter=",")
     lines = [",".join(header)]
     rows = zip(lifted.source, lifted.frame, lifted.person, lifted.reasons,
-               numbers.getvalue().splitlines(), strict=True)  # fmt: skip
-    for source, frame, person, reason, values in rows:
+               numbers.getvalue().splitlines(), _domain_columns(lifted), strict=True)  # fmt: skip
+    for source, frame, person, reason, values, (score, flag) in rows:
         if reason:
             values = ",".join([""] * pose3d.shape[1])
-        lines.append(f"{source},{frame},{person},{(reason or '').replace(',', ';')},{values}")
+        lines.append(f"{source},{frame},{person},{(reason or '').replace(',', ';')},{values},"
+                     f"{score},{flag}")  # fmt: skip
     return ("\n".join(lines) + "\n").encode()
+
+
+def _domain_records(lifted: Lifted) -> list[dict[str, Any]]:
+    """Per row ``{"out_of_domain": bool, "domain_score": float}``; both None for keypoints."""
+    if lifted.domain_score is None or lifted.out_of_domain is None:
+        return [{"out_of_domain": None, "domain_score": None}] * len(lifted.reasons)
+    scores = np.round(lifted.domain_score.astype(np.float64), 5).tolist()
+    flags = np.asarray(lifted.out_of_domain, bool).tolist()
+    return [{"out_of_domain": o, "domain_score": s} for o, s in zip(flags, scores, strict=True)]
+
+
+def _present(lifted: Lifted) -> np.ndarray:
+    """Which joints the 2D input had ``(N, 17)``: the others were lifted from the rest."""
+    return np.isfinite(lifted.keypoints2d).all(-1)
+
+
+def _keypoints_or_null(kp2d: np.ndarray, present: np.ndarray) -> list:
+    rows = np.round(kp2d, 3).tolist()
+    if present.all():
+        return rows
+    return [[xy if seen else None for xy, seen in zip(row, mask, strict=True)]
+            for row, mask in zip(rows, present.tolist(), strict=True)]  # fmt: skip
 
 
 def _document(lifted: Lifted) -> dict[str, Any]:
     # One tolist() per array, not per pose: the outputs of 20,000 poses in a second.
+    present = _present(lifted)
     columns = {
         "pose3d": np.round(lifted.pose3d, 5).tolist(),
-        "keypoints2d": np.round(lifted.keypoints2d, 3).tolist(),
+        # A missing joint is null (JSON has no NaN) and ``present`` says which were seen.
+        "keypoints2d": _keypoints_or_null(lifted.keypoints2d, present),
+        "present": present.tolist(),
     }
     if lifted.camera.get("K") is None:  # K differs per input: record each one
         columns["K"] = np.round(lifted.K, 4).tolist()
+    domain = _domain_records(lifted)
     records = []
     for i, reason in enumerate(lifted.reasons):
         record = {"source": lifted.source[i], "frame": lifted.frame[i],
                   "person": lifted.person[i]}  # fmt: skip
         record.update({key: None if reason else value[i] for key, value in columns.items()})
         record["skipped"] = reason
+        # Whether RegNet could read the image is known even where the pose was skipped.
+        record.update(domain[i])
         records.append(record)
     return {
         "joints": list(JOINT_NAMES),
@@ -101,6 +147,7 @@ def _document(lifted: Lifted) -> dict[str, Any]:
         "frame": FRAME,
         "layout": lifted.layout,
         "camera": lifted.camera,
+        "domain_threshold": lifted.domain_threshold,
         "predictions": records,
     }
 
@@ -109,6 +156,7 @@ def _npz(lifted: Lifted) -> bytes:
     arrays = {
         "pose3d": lifted.pose3d,
         "keypoints2d": lifted.keypoints2d,
+        "present": _present(lifted),
         "usable": lifted.usable,
         "K": lifted.K,
         "frame": np.array([str(f) for f in lifted.frame]),
@@ -119,6 +167,9 @@ def _npz(lifted: Lifted) -> bytes:
         arrays["image_size"] = lifted.image_size
     if lifted.confidence is not None:
         arrays["confidence"] = lifted.confidence
+    if lifted.domain_score is not None and lifted.out_of_domain is not None:
+        arrays["domain_score"] = lifted.domain_score
+        arrays["out_of_domain"] = np.asarray(lifted.out_of_domain, bool)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     return buffer.getvalue()

@@ -16,7 +16,7 @@ import torch
 from epoch_kedro.data.images import ImageSet, frames_of, image_rows
 from epoch_kedro.evaluation.metrics import joint_errors, keypoint_errors_2d
 from epoch_kedro.geometry import azimuth_rotation, crop_pixels, normalize_2d, project_normalized
-from epoch_kedro.inference.regnet import predict_regnet, prepare_images
+from epoch_kedro.inference.regnet import calibrate_domain, predict_regnet, prepare_images
 from epoch_kedro.models.backbone import heatmap_nll
 from epoch_kedro.models.flow import PoseFlow
 from epoch_kedro.models.regnet import RegNet, RegNetConfig, log_focal_ratio
@@ -251,6 +251,38 @@ def freeze(flow: PoseFlow | None) -> PoseFlow | None:
     return flow
 
 
+def checked_crops(crops: ImageSet, config: RegNetTrainingConfig) -> ImageSet:
+    """The crops, checked against the model's sizes, with the full frames only where RegNet
+    reads them (a context)."""
+    check_image_size(crops, config.model.image_size, "regnet.model.image_size", "render.crop_size")
+    if not config.model.context_widths:
+        return replace(crops, frames=None)
+    if crops.frames is None:
+        raise ValueError("regnet.model.context_widths is set but no full frames were given")
+    check_image_size(
+        crops.frames, config.model.context_size, "regnet.model.context_size", "render.size"
+    )
+    return crops
+
+
+def validation_set(val: dict, crops: ImageSet, config: RegNetTrainingConfig) -> tuple:
+    """RegNet's validation frames (:func:`validation_rows`): split rows, crops, boxes and the
+    context frames (None without a context) of :func:`checked_crops`' ``crops``."""
+    rows, img = validation_rows(val, crops.index, config.validation_samples, config.loop.seed)
+    frames = None if crops.frames is None else frames_of(val, rows, crops.frames)
+    return rows, np.ascontiguousarray(crops.images[img]), crops.index["box"][img], frames
+
+
+def domain_calibration(
+    model: RegNet, val: dict, crops: ImageSet, config: RegNetTrainingConfig
+) -> dict:
+    """The trained RegNet's out-of-domain threshold, calibrated on its validation frames (the
+    ``"domain"`` of its artifact; :func:`~epoch_kedro.inference.regnet.calibrate_domain`)."""
+    rows, images, boxes, frames = validation_set(val, checked_crops(crops, config), config)
+    return calibrate_domain(model, images, boxes, val["image_size"][rows],
+                            val["kp2d_observed"][rows], val["visible"][rows], frames)  # fmt: skip
+
+
 def train_regnet(
     train: dict[str, np.ndarray],
     val: dict[str, np.ndarray],
@@ -263,25 +295,11 @@ def train_regnet(
 ) -> tuple[RegNet, FitResult]:
     """Train RegNet on the training split's person crops with 2D labels only."""
     seed_everything(config.loop.seed)
-    check_image_size(crops, config.model.image_size, "regnet.model.image_size", "render.crop_size")
-    with_context = bool(config.model.context_widths)
-    if with_context:
-        if crops.frames is None:
-            raise ValueError("regnet.model.context_widths is set but no full frames were given")
-        check_image_size(
-            crops.frames, config.model.context_size, "regnet.model.context_size", "render.size"
-        )
-    else:
-        crops = replace(crops, frames=None)
+    crops = checked_crops(crops, config)
     model = RegNet(config.model, bone_mean).to(memory_format=torch.channels_last)
     flow = freeze(flow)
     train_t = regnet_tensors(train, crops)
-    val_rows, val_img = validation_rows(
-        val, crops.index, config.validation_samples, config.loop.seed
-    )
-    val_crops = np.ascontiguousarray(crops.images[val_img])
-    val_boxes = crops.index["box"][val_img]
-    val_frames = frames_of(val, val_rows, crops.frames) if with_context else None
+    val_rows, val_crops, val_boxes, val_frames = validation_set(val, crops, config)
 
     def loss_fn(model, batch, generator):
         if flow is not None:

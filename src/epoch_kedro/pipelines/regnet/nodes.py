@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import numpy as np
 
 from epoch_kedro.data.images import ImageSet
-from epoch_kedro.models.artifacts import FORMAT, flow_from_artifact, to_artifact
+from epoch_kedro.models.artifacts import (
+    FORMAT,
+    flow_from_artifact,
+    regnet_from_artifact,
+    to_artifact,
+)
 from epoch_kedro.training import localizer as localizer_training
 from epoch_kedro.training import regnet as training
 from epoch_kedro.training.distributed import launch
@@ -78,11 +84,12 @@ def train_regnet_model(  # noqa: PLR0913 - one argument per catalog input of the
         return skipped, []
     params, run = run_settings(regnet)
     config = training.training_config(params)
+    image_set = ImageSet(crops, crop_index, ImageSet(images, image_index))
     model, result = launch(
         training.train_regnet,
         model_input_train,
         model_input_val,
-        ImageSet(crops, crop_index, ImageSet(images, image_index)),
+        image_set,
         dataset_statistics["bone_length_mean"],
         flow_from_artifact(flow_model),
         config,
@@ -90,4 +97,36 @@ def train_regnet_model(  # noqa: PLR0913 - one argument per catalog input of the
         resume=run.resume,
         devices=config.loop.devices,
     )
-    return to_artifact(model, "regnet", result.history, result.training), result.history
+    artifact = to_artifact(model, "regnet", result.history, result.training)
+    # Here, not in train_regnet: rank 0's model after launch, once, whatever the devices.
+    artifact["domain"] = _calibrated(model, model_input_val, image_set, config)
+    return artifact, result.history
+
+
+def _calibrated(model, val: Arrays, crops: ImageSet, config) -> dict[str, Any]:
+    """The out-of-domain threshold of the trained weights (docs/OUT_OF_DOMAIN.md), logged."""
+    start = time.perf_counter()
+    domain = training.domain_calibration(model, val, crops, config)
+    logger.info("RegNet's out-of-domain threshold: %.4f (%s; %d frames, %d misread; %.1f s)",
+                domain["threshold"], domain["rule"], domain["frames"], domain["misread"],
+                time.perf_counter() - start)  # fmt: skip
+    return domain
+
+
+def calibrate_regnet_artifact(
+    artifact: dict[str, Any],
+    model_input_val: Arrays,
+    images: np.ndarray,
+    image_index: Arrays,
+    crops: np.ndarray,
+    crop_index: Arrays,
+    regnet: dict[str, Any],
+) -> dict[str, Any]:
+    """A trained RegNet artifact with its out-of-domain threshold (re)calibrated on the
+    validation frames, without retraining: for artifacts trained before it was stored
+    (``experiments/calibrate_domain.py``). ``regnet``: the parameter group it was trained with
+    (its validation rows depend on ``validation_samples`` and ``loop.seed``)."""
+    config = training.training_config(run_settings(regnet)[0])
+    image_set = ImageSet(crops, crop_index, ImageSet(images, image_index))
+    model = regnet_from_artifact(artifact)
+    return {**artifact, "domain": _calibrated(model, model_input_val, image_set, config)}
