@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export DVC_NO_ANALYTICS := 1
 export KEDRO_DISABLE_TELEMETRY := 1
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench clean devset
 
 setup: $(STAMP)
 
@@ -23,6 +23,16 @@ run: setup
 	$(BIN)/kedro run --pipeline=full
 	@if [ -d .dvc ]; then $(BIN)/dvc commit --force --quiet && \
 		echo "dvc: outputs committed to the cache; 'dvc status' is clean, 'dvc checkout' restores them"; fi
+
+# The real development set (docs/DEVSET.md): fetches the Pose2Sim 0.8.4 wheel with pip, writes
+# its two-person multi-view recording to data/01_raw/pose2sim_devset and scores this run's
+# LiftNets on it (08_reporting/cross_dataset/). Needs the models of `make run`.
+DEVSET := data/01_raw/pose2sim_devset
+devset: setup
+	@test -f data/06_models/liftnet.pt || { echo "make devset: no trained LiftNet in data/06_models; run 'make run' first" >&2; exit 2; }
+	$(BIN)/python experiments/multiview_devset.py $(DEVSET)
+	$(BIN)/kedro run --pipelines=cross_dataset --params \
+		"cross_dataset.dataset.kind=multiview,cross_dataset.dataset.root=$(DEVSET),cross_dataset.dataset.name=pose2sim_devset"
 
 test: setup
 	$(BIN)/ruff check src tests benchmarks experiments

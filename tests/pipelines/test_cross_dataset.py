@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from kedro.config import OmegaConfigLoader
 
+from tests.data.test_multiview import scene  # noqa: F401 - the multi-view rig's fixtures
+from tests.data.test_multiview_dataset import recording  # noqa: F401
 from tests.pipelines.test_run_smoke import SMOKE_DATA, kedro_run
 from tests.reliability.test_reliability import snapshot
 
@@ -67,3 +69,20 @@ def test_the_default_cross_run_tests_new_people_and_leaves_the_run_alone(project
     assert "<b>synthetic (seed 7)</b>" in page and "cross-dataset" in page
     assert "RegNet was not evaluated (cross-dataset)" in page
     assert "Thereportisat" in log and "08_reporting/cross_dataset/report.html" in log
+
+
+def test_a_multiview_recording_is_scored_per_camera_with_both_floors(project, recording):  # noqa: F811
+    cross, log = cross_run(
+        project,
+        "cross_dataset.dataset.kind=multiview",
+        f"cross_dataset.dataset.root={recording}",
+        "cross_dataset.dataset.name=rig",
+    )
+    assert cross["dataset"] == "rig" and cross["dataset_kind"] == "multiview"
+    for section in (*LIFTNET_SECTIONS, "baseline_flat_depth"):
+        per_camera = cross[section]["by_camera"]
+        assert sorted(per_camera) == ["cam_01", "cam_02", "cam_03", "cam_04"], section
+        assert sum(m["count"] for m in per_camera.values()) == cross[section]["count"] == 19
+    page = (project / SMOKE_DATA / "08_reporting/cross_dataset/report.html").read_text()
+    assert "Per camera" in page and "flat-depth floor" in page
+    assert "Multi-viewrig:" in log  # the ingestion's one-line summary
