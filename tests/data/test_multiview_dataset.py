@@ -6,6 +6,7 @@ is laid out as a user's recording: a Pose2Sim TOML calibration and ``pose/camXX_
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -19,6 +20,7 @@ from epoch_kedro.evaluation.evaluate import flat_depth, metric_pose
 from epoch_kedro.evaluation.metrics import pose_metrics
 from epoch_kedro.geometry import world_to_camera
 from epoch_kedro.keypoints import mapping
+from epoch_kedro.skeleton import JOINT_INDEX
 from tests.data.test_multiview import _rig, _world, scene  # noqa: F401 - the shared fixture
 
 
@@ -116,7 +118,34 @@ def test_bad_recordings_are_refused_in_one_line(recording, tmp_path):
     copy = tmp_path / "rec"
     shutil.copytree(recording, copy)
     shutil.rmtree(copy / "pose" / "cam04_json")
-    with pytest.raises(DatasetFormatError, match="3 camera folders for 4 calibrated cameras"):
+    with pytest.raises(DatasetFormatError, match="3 camera folders or files for 4"):
         load_multiview(copy, None, "x")
     with pytest.raises(ValueError, match="unknown key"):
         load_multiview(recording, {"joint_error": 3}, "x")
+
+
+def test_coco_results_per_camera_read_like_openpose_folders(recording, data, tmp_path):
+    """One COCO keypoint results file per camera (COCO-17: BODY_25B's first 17 keypoints),
+    frames named by ``image_id``: the same rows, the same limb joints."""
+    copy = tmp_path / "coco"
+    shutil.copytree(recording / "calibration", copy / "calibration")
+    for folder in sorted((recording / "pose").iterdir()):
+        dets = []
+        for path in sorted(folder.glob("*.json")):
+            frame = path.stem.split(".")[-1]
+            for person in json.loads(path.read_text())["people"]:
+                if person["pose_keypoints_2d"]:
+                    dets.append({"image_id": f"{folder.name}_{frame}", "score": 0.9,
+                                 "keypoints": person["pose_keypoints_2d"][: 3 * 17]})  # fmt: skip
+        (copy / "pose").mkdir(exist_ok=True)
+        (copy / "pose" / f"{folder.name}.json").write_text(json.dumps(dets))
+    coco = load_multiview(copy, None, "rig")
+    assert len(coco["kp2d"]) == len(data["kp2d"])
+    limbs = [JOINT_INDEX[n] for n in ("RHip", "RKnee", "RFoot", "LElbow", "LWrist", "RShoulder")]
+    np.testing.assert_allclose(coco["kp2d"][:, limbs], data["kp2d"][:, limbs], atol=1e-3)
+    bad = tmp_path / "bad"
+    shutil.copytree(copy, bad)
+    (bad / "pose" / "cam02_json.json").write_text(json.dumps([{"image_id": 1}]))
+    expected = r"cam02_json.json: key '\[0\]': expected 'image_id' and 'keypoints'"
+    with pytest.raises(DatasetFormatError, match=expected):
+        load_multiview(bad, None, "rig")

@@ -44,7 +44,6 @@ from epoch_kedro.geometry import (
 from epoch_kedro.keypoints import mapping, to_h36m
 
 LAYOUT = "openpose25b"
-NUM_KEYPOINTS = 25
 #: Keypoints below this OpenPose confidence are treated as not seen.
 MIN_CONFIDENCE = 0.3
 #: A combination is a person when its worst view's median reprojection error is below this.
@@ -82,8 +81,19 @@ def _frame_files(folder: Path) -> dict[int, Path]:
     return files
 
 
-def _people(path: Path) -> list[np.ndarray]:
-    """The (25, 3) keypoints of each person in one OpenPose file; empty entries dropped."""
+def _keypoints(path: Path, key: str, flat, count: int | None) -> np.ndarray:
+    """``(K, 3)`` keypoints from a flat x, y, confidence list; undetected ones NaN."""
+    if not isinstance(flat, list) or len(flat) % 3 or (count and len(flat) != 3 * count):
+        expected = f"{3 * count} numbers" if count else "x, y, confidence triples"
+        got = len(flat) if isinstance(flat, list) else type(flat).__name__
+        raise format_error(path, key, expected, got)
+    kp = np.asarray(flat, dtype=np.float64).reshape(-1, 3)
+    kp[~(kp[:, 2] > 0), :2] = np.nan  # detectors put missing keypoints at (0, 0)
+    return kp
+
+
+def _people(path: Path, count: int | None = None) -> list[np.ndarray]:
+    """The ``(K, 3)`` keypoints of each person in one OpenPose file; empty entries dropped."""
     try:
         data = json.loads(path.read_text())
         people = data["people"]
@@ -94,32 +104,75 @@ def _people(path: Path) -> list[np.ndarray]:
         flat = person.get("pose_keypoints_2d") if isinstance(person, dict) else None
         if not flat:  # OpenPose writes people without keypoints: nothing was detected
             continue
-        if len(flat) != 3 * NUM_KEYPOINTS:
-            raise format_error(
-                path, f"people[{i}].pose_keypoints_2d", f"{3 * NUM_KEYPOINTS} numbers", len(flat)
-            )
-        kp = np.asarray(flat, dtype=np.float64).reshape(NUM_KEYPOINTS, 3)
-        kp[kp[:, 2] <= 0, :2] = np.nan  # OpenPose puts missing keypoints at (0, 0)
-        out.append(kp)
+        out.append(_keypoints(path, f"people[{i}].pose_keypoints_2d", flat, count))
     return out
 
 
-def read_openpose_views(folders: Sequence[str | Path]) -> tuple[np.ndarray, np.ndarray]:
-    """OpenPose folders, one per camera -> keypoints ``(C, F, P, 25, 3)`` and frames ``(F,)``.
+def _frame_of(path: Path, image_id) -> int:
+    """A COCO ``image_id`` as a frame number: an int, or the last number in a name."""
+    if isinstance(image_id, int) and not isinstance(image_id, bool):
+        return image_id
+    found = re.findall(r"\d+", str(image_id))
+    if not found:
+        raise format_error(path, "image_id", "a frame number or a name with one", image_id)
+    return int(found[-1])
 
-    Frames are the union of the numbers in the file names; a camera without a file for a
-    frame, and the padding people, are NaN (confidence NaN too).
+
+def _coco_frames(path: Path) -> dict[int, list[np.ndarray]]:
+    """One camera's COCO keypoint results file -> the people of each frame (``image_id``)."""
+    try:
+        detections = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise format_error(path, "file", "a COCO keypoint results JSON list", "not JSON") from None
+    if not isinstance(detections, list):
+        raise format_error(path, "file", "a COCO keypoint results JSON list",
+                           type(detections).__name__)  # fmt: skip
+    frames: dict[int, list[np.ndarray]] = {}
+    for i, det in enumerate(detections):
+        if not isinstance(det, dict) or "image_id" not in det or "keypoints" not in det:
+            raise format_error(path, f"[{i}]", "'image_id' and 'keypoints'", "neither or one")
+        kp = _keypoints(path, f"[{i}].keypoints", det["keypoints"], None)
+        frames.setdefault(_frame_of(path, det["image_id"]), []).append(kp)
+    if not frames:
+        raise DatasetFormatError(f"{path}: no detections")
+    return frames
+
+
+def _camera_frames(entry: Path) -> dict[int, list[np.ndarray]]:
+    """One camera's people per frame: an OpenPose folder or a COCO results file."""
+    if entry.is_file():
+        return _coco_frames(entry)
+    return {n: _people(f) for n, f in _frame_files(entry).items()}
+
+
+def read_keypoint_views(entries: Sequence[str | Path]) -> tuple[np.ndarray, np.ndarray]:
+    """One keypoint source per camera (an OpenPose folder, one file per frame, or a COCO
+    keypoint results file) -> keypoints ``(C, F, P, K, 3)`` and frames ``(F,)``.
+
+    Frames are the union of the frame numbers (file names; COCO ``image_id``); a camera
+    without a person in a frame, and the padding people, are NaN (confidence NaN too). Every
+    camera must have the same keypoint count ``K``.
     """
-    files = [_frame_files(Path(f)) for f in folders]
-    frames = np.array(sorted(set().union(*files)), dtype=np.int64)
-    people = [[_people(f[n]) if n in f else [] for n in frames] for f in files]
+    cams = [_camera_frames(Path(e)) for e in entries]
+    frames = np.array(sorted(set().union(*cams)), dtype=np.int64)
+    counts = {len(kp) for cam in cams for people in cam.values() for kp in people}
+    if len(counts) != 1:
+        what = sorted(counts) if counts else "none"
+        raise DatasetFormatError(f"{', '.join(map(str, entries))}: keypoints per person "
+                                 f"{what}; every camera needs the same layout")  # fmt: skip
+    people = [[cam.get(n, []) for n in frames] for cam in cams]
     p_max = max([len(p) for cam in people for p in cam] + [1])
-    kp = np.full((len(files), len(frames), p_max, NUM_KEYPOINTS, 3), np.nan)
+    kp = np.full((len(cams), len(frames), p_max, counts.pop(), 3), np.nan)
     for c, cam in enumerate(people):
         for f, persons in enumerate(cam):
             if persons:
                 kp[c, f, : len(persons)] = np.stack(persons)
     return kp, frames
+
+
+def read_openpose_views(folders: Sequence[str | Path]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`read_keypoint_views` of OpenPose folders (kept for its callers)."""
+    return read_keypoint_views(folders)
 
 
 def undistort_views(kp: np.ndarray, cameras: Sequence[Camera]) -> np.ndarray:

@@ -2,11 +2,13 @@
 
 Under ``dataset.root``: a calibration file (Qualisys ``.qca.txt`` as Pose2Sim writes it,
 Pose2Sim's TOML, OpenCV YAML/JSON; :func:`~epoch_kedro.data.calibration.read_calibration`)
-and a folder of per-camera OpenPose JSON folders, paired with the calibration's cameras in
-natural order (``cam01_json`` <-> ``cam_01``). Each row is one camera's view of one person
-associated across views (:func:`~epoch_kedro.data.multiview.build_devset`): that camera's own
-2D detection, undistorted, as the input, and the 3D triangulated from the *other* cameras as
-the truth, so the lifted 2D never enters its own truth.
+and a folder of per-camera keypoints (an OpenPose JSON folder, one file per frame, or a COCO
+keypoint results ``.json``: any layout of ``epoch_kedro.keypoints``), paired with the
+calibration's cameras in natural order (``cam01_json`` <-> ``cam_01``). Each row is one
+camera's view of one person associated across views
+(:func:`~epoch_kedro.data.multiview.build_devset`): that camera's own 2D detection,
+undistorted, as the input, and the 3D triangulated from the *other* cameras as the truth, so
+the lifted 2D never enters its own truth.
 
 What is not measured is marked, not guessed: a truth joint the other views do not agree on is
 left out of every metric (``truth_known``); a joint the camera's detector did not see is
@@ -36,7 +38,7 @@ from epoch_kedro.data.multiview import (
     MAX_ERROR_PX,
     MIN_CONFIDENCE,
     build_devset,
-    read_openpose_views,
+    read_keypoint_views,
 )
 from epoch_kedro.data.schema import FLOAT_DTYPE, INT_DTYPE
 from epoch_kedro.keypoints import UndecidedLayout, guess_layout, layouts_with
@@ -56,7 +58,7 @@ class MultiviewConfig:
     """``dataset.multiview``: where the files are and how strict the truth is."""
 
     calibration: str | None = None  # file under root; None: the one calibration file found
-    keypoints: str = "pose"  # folder under root holding one OpenPose folder per camera
+    keypoints: str = "pose"  # folder under root: one OpenPose folder or COCO file per camera
     layout: str = "auto"  # openpose25 | openpose25b | auto (decided from the keypoints)
     max_error_px: float = MAX_ERROR_PX  # association: worst view's median reprojection error
     joint_error_px: float = JOINT_ERROR_PX  # truth keypoint: worst other view's error
@@ -77,15 +79,18 @@ class MultiviewConfig:
         return config
 
 
-def find_calibration(root: Path, name: str | None) -> Path:
-    """``root/name``, or the single calibration file under ``root`` (any depth)."""
+def find_calibration(root: Path, name: str | None, keypoints: str = "pose") -> Path:
+    """``root/name``, or the single calibration file under ``root`` (any depth, outside the
+    keypoint folder ``root/keypoints``)."""
     if name:
         path = root / name
         if not path.is_file():
             raise DatasetFormatError(f"{path}: calibration file not found (dataset.multiview."
                                      f"calibration)")  # fmt: skip
         return path
-    found = sorted(p for p in root.rglob("*") if p.is_file() and _is_calibration(p))
+    skip = root / keypoints
+    files = (p for p in root.rglob("*") if p.is_file() and skip not in p.parents)
+    found = sorted(p for p in files if _is_calibration(p))
     if len(found) != 1:
         what = "no calibration file" if not found else f"{len(found)} calibration files"
         raise DatasetFormatError(f"{root}: {what} (.qca.txt, .toml, .yml/.yaml, .json outside "
@@ -103,18 +108,21 @@ def _is_calibration(path: Path) -> bool:
 
 
 def camera_folders(root: Path, keypoints: str, cameras: tuple[Camera, ...]) -> list[Path]:
-    """The per-camera keypoint folders, paired with the calibration's cameras in order."""
+    """The per-camera keypoint sources (OpenPose folders or COCO results ``.json`` files),
+    paired with the calibration's cameras in natural order."""
     base = root / keypoints
     if not base.is_dir():
         raise DatasetFormatError(f"{base}: keypoint folder not found (dataset.multiview."
-                                 f"keypoints: one OpenPose folder per camera)")  # fmt: skip
-    folders = sorted((p for p in base.iterdir() if p.is_dir()), key=lambda p: _natural(p.name))
-    if len(folders) != len(cameras):
-        raise DatasetFormatError(f"{base}: {len(folders)} camera folders for "
+                                 f"keypoints: one OpenPose folder or COCO results file per "
+                                 f"camera)")  # fmt: skip
+    entries = [p for p in base.iterdir() if p.is_dir() or p.suffix == ".json"]
+    entries.sort(key=lambda p: _natural(p.name))
+    if len(entries) != len(cameras):
+        raise DatasetFormatError(f"{base}: {len(entries)} camera folders or files for "
                                  f"{len(cameras)} calibrated cameras")  # fmt: skip
-    pairs = ", ".join(f"{c.name}={f.name}" for c, f in zip(cameras, folders, strict=True))
+    pairs = ", ".join(f"{c.name}={f.name}" for c, f in zip(cameras, entries, strict=True))
     logger.info("Multi-view cameras paired in order: %s", pairs)
-    return folders
+    return entries
 
 
 def _natural(name: str) -> list[int | str]:
@@ -122,13 +130,20 @@ def _natural(name: str) -> list[int | str]:
 
 
 def decide_layout(kp: np.ndarray, layout: str) -> str:
-    """``layout``, or the 25-keypoint OpenPose layout the detections are (by content)."""
+    """``layout``, the one layout with the detections' keypoint count, or the one of two
+    same-count layouts (BODY_25 / BODY_25B) that the keypoints' positions say."""
     if layout != "auto":
         return layout
+    candidates = layouts_with(kp.shape[-2])
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise DatasetFormatError(f"{kp.shape[-2]} keypoints per person: no known layout "
+                                 f"(docs/KEYPOINTS.md); set dataset.multiview.layout")  # fmt: skip
     poses = kp.reshape(-1, *kp.shape[-2:])
     poses = poses[np.isfinite(poses[..., 2]).any(-1)]
     try:
-        guess = guess_layout(poses, layouts_with(kp.shape[-2]))
+        guess = guess_layout(poses, candidates)
     except UndecidedLayout as err:
         raise DatasetFormatError(f"keypoint layout: {err}; set dataset.multiview.layout") from None
     logger.info("Multi-view keypoints read as %s", guess)
@@ -138,8 +153,8 @@ def decide_layout(kp: np.ndarray, layout: str) -> str:
 def load_multiview(root: str | Path, params: Mapping[str, Any] | None, name: str) -> dict:
     """The ingested dataset of the recording under ``root`` (see the module doc)."""
     root, config = Path(root), MultiviewConfig.from_params(params)
-    cameras = read_calibration(find_calibration(root, config.calibration))
-    kp, frames = read_openpose_views(camera_folders(root, config.keypoints, cameras))
+    cameras = read_calibration(find_calibration(root, config.calibration, config.keypoints))
+    kp, frames = read_keypoint_views(camera_folders(root, config.keypoints, cameras))
     layout = decide_layout(kp, config.layout)
     samples, summary = build_devset(kp, frames, cameras, config.max_error_px,
                                     config.joint_error_px, layout=layout)  # fmt: skip
