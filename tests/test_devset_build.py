@@ -3,23 +3,16 @@ wheel and writes them all or nothing, as ``dataset.kind: multiview`` reads them.
 
 from __future__ import annotations
 
-import importlib.util
 import zipfile
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.experiment import load_experiment
 
 
 @pytest.fixture(scope="module")
 def devset():
-    spec = importlib.util.spec_from_file_location(
-        "multiview_devset", ROOT / "experiments/multiview_devset.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_experiment("multiview_devset")
 
 
 def test_only_the_calibration_and_the_trial_are_taken(devset, tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import zipfile
 from pathlib import Path
@@ -11,16 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.experiment import load_experiment
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location(
-        "devset_frames", ROOT / "experiments/devset_frames.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_experiment("devset_frames")
 
 
 def _wheel(path: Path, videos: dict[str, bytes]) -> Path:

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
 from epoch_kedro.data.normalize import to_model_input
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.experiment import load_experiment
 
 
 def _experiment():
-    spec = importlib.util.spec_from_file_location(
-        "masked_joints", ROOT / "experiments/masked_joints.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_experiment("masked_joints")
 
 
 def test_masks_hide_what_each_condition_names():
