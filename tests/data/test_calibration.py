@@ -254,32 +254,33 @@ def _edit(path: Path, old: str, new: str) -> Path:
     return path
 
 
-def test_qca_missing_attribute(tmp_path):
+def _replace_value(text: str, attribute: str, value: str) -> str:
+    start = text.index(attribute) + len(attribute)
+    return text[:start] + value + text[text.index('"', start) :]
+
+
+def _drop_element(text: str, opening: str) -> str:
+    start = text.index(opening)
+    return text[:start] + text[text.index("/>", start) + 2 :]
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda t: t.replace("focalLengthU=", "focalLengthX="), ("focalLengthU",)),
+        (lambda t: _replace_value(t, ' x="', "abc"), ("transform@x", "a number")),
+        (lambda t: _drop_element(t, "<fov_video "), ("fov_video",)),
+        (lambda t: t.replace('viewrotation="0"', 'viewrotation="90"'), ("viewrotation",)),
+        (lambda t: _replace_value(t, 'r11="', "3.0"), ("r11..r33", "rotation matrix")),
+    ],
+    ids=["missing_attribute", "non_numeric", "missing_element", "view_rotation", "non_rotation"],
+)
+def test_qca_bad_content_is_refused_in_one_line(tmp_path, edit, expected):
     path = write_qca(tmp_path / "c.qca.txt", _cameras())
-    _edit(path, "focalLengthU=", "focalLengthX=")
+    path.write_text(edit(path.read_text()))
     with pytest.raises(DatasetFormatError) as exc:
         read_qca(path)
-    _assert_one_line(exc, path, "focalLengthU")
-
-
-def test_qca_non_numeric_attribute(tmp_path):
-    path = write_qca(tmp_path / "c.qca.txt", _cameras())
-    text = path.read_text()
-    start = text.index(' x="') + 4
-    path.write_text(text[:start] + "abc" + text[text.index('"', start) :])
-    with pytest.raises(DatasetFormatError) as exc:
-        read_qca(path)
-    _assert_one_line(exc, path, "transform@x", "a number")
-
-
-def test_qca_missing_element(tmp_path):
-    path = write_qca(tmp_path / "c.qca.txt", _cameras())
-    text = path.read_text()
-    start = text.index("<fov_video ")
-    path.write_text(text[:start] + text[text.index("/>", start) + 2 :])
-    with pytest.raises(DatasetFormatError) as exc:
-        read_qca(path)
-    _assert_one_line(exc, path, "fov_video")
+    _assert_one_line(exc, path, *expected)
 
 
 def test_qca_truncated(tmp_path):
@@ -288,25 +289,6 @@ def test_qca_truncated(tmp_path):
     with pytest.raises(DatasetFormatError) as exc:
         read_calibration(path)
     _assert_one_line(exc, path, "XML")
-
-
-def test_qca_view_rotation_rejected(tmp_path):
-    path = _edit(
-        write_qca(tmp_path / "c.qca.txt", _cameras()), 'viewrotation="0"', 'viewrotation="90"'
-    )
-    with pytest.raises(DatasetFormatError) as exc:
-        read_qca(path)
-    _assert_one_line(exc, path, "viewrotation")
-
-
-def test_qca_non_rotation_rejected(tmp_path):
-    path = write_qca(tmp_path / "c.qca.txt", _cameras())
-    text = path.read_text()
-    start = text.index('r11="') + 5
-    path.write_text(text[:start] + "3.0" + text[text.index('"', start) :])
-    with pytest.raises(DatasetFormatError) as exc:
-        read_qca(path)
-    _assert_one_line(exc, path, "r11..r33", "rotation matrix")
 
 
 @pytest.mark.parametrize(
