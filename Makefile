@@ -25,13 +25,14 @@ run: setup
 		echo "dvc: outputs committed to the cache; 'dvc status' is clean, 'dvc checkout' restores them"; fi
 
 # The real development set (docs/DEVSET.md): fetches the Pose2Sim 0.8.4 wheel with pip, writes
-# its two-person multi-view recording to data/01_raw/pose2sim_devset and scores this run's
-# LiftNets on it (08_reporting/cross_dataset/). Needs the models of `make run`.
+# its two-person multi-view recording to data/01_raw/pose2sim_devset, adapts this run's LiftNets
+# to its 2D (never its 3D; data/06_models/adapted/) and scores them, adapted and not, on it
+# (08_reporting/cross_dataset/; docs/ADAPTATION.md). Needs the models of `make run`.
 DEVSET := data/01_raw/pose2sim_devset
 devset: setup
 	@test -f data/06_models/liftnet.pt || { echo "make devset: no trained LiftNet in data/06_models; run 'make run' first" >&2; exit 2; }
 	$(BIN)/python experiments/multiview_devset.py $(DEVSET)
-	$(BIN)/kedro run --pipelines=cross_dataset --params \
+	$(BIN)/kedro run --pipelines=adapt --params \
 		"cross_dataset.dataset.kind=multiview,cross_dataset.dataset.root=$(DEVSET),cross_dataset.dataset.name=pose2sim_devset"
 
 test: setup

@@ -56,6 +56,33 @@ def tiny_liftnet_path(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def tiny_adaptable_liftnet_path(tmp_path_factory, synthetic_small):
+    """An untrained, small LiftNet artifact with the presence mask and adaptation data (an
+    untrained prior, a replay sample of the small synthetic set): for ``--adapt``'s code."""
+    import torch
+
+    from epoch_kedro.data.normalize import dataset_statistics, to_model_input
+    from epoch_kedro.models.artifacts import adaptation_data, to_artifact
+    from epoch_kedro.models.flow import FlowConfig, PoseFlow
+    from epoch_kedro.models.liftnet import LiftNet, LiftNetConfig
+    from epoch_kedro.training.adapt import replay_sample
+    from epoch_kedro.utils.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    split = to_model_input(synthetic_small)
+    stats = dataset_statistics(split)
+    flow = PoseFlow(FlowConfig(n_components=8, blocks=1, hidden=16), stats["pose2d_mean"],
+                    stats["pca_components"], stats["pca_variance"])  # fmt: skip
+    model = LiftNet(LiftNetConfig(width=32, blocks=1, presence_mask=True), np.full(16, 0.25))
+    artifact = to_artifact(model, "liftnet")
+    artifact["adaptation"] = adaptation_data(to_artifact(flow, "pose_flow"),
+                                             replay_sample(split, 64))  # fmt: skip
+    path = tmp_path_factory.mktemp("liftnet") / "liftnet_adaptable.pt"
+    save_checkpoint(artifact, path)
+    return path
+
+
+@pytest.fixture(scope="session")
 def tiny_image_models(tmp_path_factory):
     """Untrained, small RegNet and localiser artifacts: ``(regnet_path, localizer_path)``."""
     import torch

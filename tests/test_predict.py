@@ -23,6 +23,7 @@ from epoch_kedro.predict import (
     read_poses,
 )
 from epoch_kedro.skeleton import JOINT_INDEX
+from epoch_kedro.training.adapt import AdaptConfig
 from tests.test_keypoints import _EARS, _FACE, _in_layout, _seen_from_behind, _views
 
 SIZE = (1000, 1000)
@@ -343,3 +344,52 @@ def test_an_openpose_person_with_no_keypoints_is_no_detection(scene, tmp_path, a
     poses = read_poses(input_files([str(tmp_path / "in")])[0],
                        ReadOptions(all_people=all_people))  # fmt: skip
     assert poses.layout == "openpose25b" and len(poses.keypoints) == len(kp17)
+
+
+def test_adapt_learns_from_the_call_writes_the_model_and_refuses_too_few_poses(
+    synthetic_small, tiny_adaptable_liftnet_path, tmp_path
+):
+    rows = slice(0, 60)
+    (tmp_path / "in").mkdir()
+    np.savez(tmp_path / "in/poses.npz", keypoints=synthetic_small["kp2d"][rows])
+    args = [str(tmp_path / "in"), "--fov", "60", "--image-size", "1000", "1000",
+            "--liftnet", str(tiny_adaptable_liftnet_path)]  # fmt: skip
+    assert main([*args, "--out", str(tmp_path / "o"), "--adapt", "--adapt-steps", "3"]) == 0
+    adapted = load_liftnet(tmp_path / "o/liftnet_adapted.pt", "cpu")
+    assert adapted.adapted["poses"] == 60 and adapted.adapted["steps"] == 3
+    assert adapted.adapted["inputs"] == [str(tmp_path / "in/poses.npz")]
+    assert adapted.adapted["liftnet"] == str(tiny_adaptable_liftnet_path)
+    lifted = json.loads((tmp_path / "o/predictions.json").read_text())
+    # The poses written are the adapted model's: lifting again with it gives them back.
+    assert main([*args[:-1], str(tmp_path / "o/liftnet_adapted.pt"), "--out",
+                 str(tmp_path / "again")]) == 0  # fmt: skip
+    again = json.loads((tmp_path / "again/predictions.json").read_text())
+    first, second = lifted["predictions"][0]["pose3d"], again["predictions"][0]["pose3d"]
+    assert np.allclose(first, second, atol=1e-5)
+    assert lifted["adaptation"]["model"] == "liftnet_adapted.pt" and "adaptation" not in again
+    np.savez(tmp_path / "in/poses.npz", keypoints=synthetic_small["kp2d"][:20])
+    with pytest.raises(PredictError, match="--adapt needs at least 50 poses to lift, got 20"):
+        predict(
+            [str(tmp_path / "in")],
+            tmp_path / "few",
+            camera=camera_from_options(None, None, 60, (1000, 1000)),
+            liftnet=tiny_adaptable_liftnet_path,
+            adapt=AdaptConfig(),
+        )
+    assert not (tmp_path / "few").exists()
+    assert main([*args, "--out", str(tmp_path / "x"), "--adapt-steps", "3"]) == 2
+
+
+def test_adapt_with_a_liftnet_trained_before_adaptation_says_to_retrain(
+    synthetic_small, model_path, tmp_path
+):
+    (tmp_path / "in").mkdir()
+    np.savez(tmp_path / "in/poses.npz", keypoints=synthetic_small["kp2d"][:60])
+    with pytest.raises(PredictError, match=r"carries no adaptation data.*make run"):
+        predict(
+            [str(tmp_path / "in")],
+            tmp_path / "o",
+            camera=camera_from_options(None, None, 60, (1000, 1000)),
+            liftnet=model_path,
+            adapt=AdaptConfig(),
+        )

@@ -3,6 +3,8 @@
 >>> from epoch_kedro.api import load_liftnet, lift
 >>> model = load_liftnet("data/06_models/liftnet.pt")
 >>> pose3d = lift(model, keypoints_px, K)            # (N, 17, 3) metres, camera frame
+>>> adapted = adapt(model, keypoints_px, K)          # learn from these 2D poses (no 3D)
+>>> save_liftnet(adapted, "out/liftnet_adapted.pt")
 >>> predict(["frames/"], "out")                      # the same as `epoch-kedro predict`
 
 Keypoints follow the Human3.6M 17-joint order (:mod:`epoch_kedro.skeleton`) in *undistorted*
@@ -13,6 +15,7 @@ pixels; ``K`` is ``(3, 3)`` or one per pose ``(N, 3, 3)``; ``gravity`` (optional
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +24,7 @@ from epoch_kedro.inference.checks import check_lift_inputs, result_warnings
 from epoch_kedro.inference.lifting import check_present, inputs_from_keypoints, predict_poses
 from epoch_kedro.models.artifacts import (
     liftnet_from_artifact,
+    liftnet_to_artifact,
     localizer_from_artifact,
     regnet_from_artifact,
 )
@@ -29,10 +33,19 @@ from epoch_kedro.models.localizer import Localizer
 from epoch_kedro.models.regnet import RegNet
 from epoch_kedro.predict.core import predict
 from epoch_kedro.skeleton import NUM_JOINTS
-from epoch_kedro.utils.checkpoint import load_checkpoint
+from epoch_kedro.training.adapt import AdaptConfig, adapt_model
+from epoch_kedro.utils.checkpoint import load_checkpoint, save_checkpoint
 from epoch_kedro.utils.runtime import pick_device
 
-__all__ = ["lift", "load_liftnet", "load_localizer", "load_regnet", "predict"]
+__all__ = [
+    "adapt",
+    "lift",
+    "load_liftnet",
+    "load_localizer",
+    "load_regnet",
+    "predict",
+    "save_liftnet",
+]
 
 
 def load_liftnet(path: str | Path, device: str = "auto") -> LiftNet:
@@ -86,6 +99,54 @@ def lift(
     warns when poses come back NaN or implausibly far away
     (:mod:`epoch_kedro.inference.checks`).
     """
+    pose3d = predict_poses(model, _checked_inputs(model, keypoints_px, K, gravity, present))
+    pose3d = pose3d.astype(np.float64)
+    for line in result_warnings(pose3d):
+        warnings.warn(line, stacklevel=2)
+    return pose3d
+
+
+def adapt(
+    model: LiftNet,
+    keypoints_px: np.ndarray,
+    K: np.ndarray,
+    gravity: np.ndarray | None = None,
+    present: np.ndarray | None = None,
+    steps: int | None = None,
+    config: AdaptConfig | None = None,
+    about: dict | None = None,
+) -> LiftNet:
+    """A copy of ``model`` adapted to these 2D poses without 3D labels (docs/ADAPTATION.md);
+    lift them with it afterwards (:func:`lift`). The inputs are those of :func:`lift` (one
+    person's poses over a recording, every camera of it, as many as you have: at least
+    ``config.min_poses``); ``steps`` overrides ``config.steps``; ``about`` is kept in the
+    adapted model's record (say what the poses were). Save it with :func:`save_liftnet`.
+
+    ``model`` must come from :func:`load_liftnet` of an artifact that carries adaptation data
+    (``make run`` writes them); ``ValueError`` (one line) otherwise and on bad inputs.
+    """
+    config = config or AdaptConfig()
+    if steps is not None:
+        config = replace(config, steps=int(steps))
+    inputs = _checked_inputs(model, keypoints_px, K, gravity, present)
+    about = {"poses": len(inputs["pose2d"]), **(about or {})}
+    return adapt_model(model, inputs, config, about).to(next(model.parameters()).device)
+
+
+def save_liftnet(model: LiftNet, path: str | Path) -> None:
+    """Write a LiftNet (e.g. adapted) as an artifact :func:`load_liftnet` and
+    ``predict --liftnet`` read, atomically, with its checksum."""
+    save_checkpoint(liftnet_to_artifact(model), path)
+
+
+def _checked_inputs(
+    model: LiftNet,
+    keypoints_px: np.ndarray,
+    K: np.ndarray,
+    gravity: np.ndarray | None,
+    present: np.ndarray | None,
+) -> dict:
+    """LiftNet's input tensors for :func:`lift`'s arguments, after its checks."""
     kp = np.asarray(keypoints_px, dtype=np.float64)
     if kp.ndim != 3 or kp.shape[1:] != (NUM_JOINTS, 2):
         raise ValueError(f"keypoints_px must have shape (N, {NUM_JOINTS}, 2), got {kp.shape}")
@@ -106,8 +167,4 @@ def lift(
         gravity = _as_batch(gravity, "gravity", (3,), n)
     kp = np.where(seen[..., None], kp, np.nan)
     check_lift_inputs(kp, K, gravity)
-    pose3d = predict_poses(model, inputs_from_keypoints(kp, K, gravity, present))
-    pose3d = pose3d.astype(np.float64)
-    for line in result_warnings(pose3d):
-        warnings.warn(line, stacklevel=2)
-    return pose3d
+    return inputs_from_keypoints(kp, K, gravity, present)

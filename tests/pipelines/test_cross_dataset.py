@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from kedro.config import OmegaConfigLoader
 
+from epoch_kedro.api import load_liftnet
 from tests.data.test_multiview import scene  # noqa: F401 - the multi-view rig's fixtures
 from tests.data.test_multiview_dataset import recording  # noqa: F401
 from tests.pipelines.test_run_smoke import SMOKE_DATA, kedro_run
@@ -86,3 +87,20 @@ def test_a_multiview_recording_is_scored_per_camera_with_both_floors(project, re
     page = (project / SMOKE_DATA / "08_reporting/cross_dataset/report.html").read_text()
     assert "Per camera" in page and "flat-depth floor" in page
     assert "Multi-viewrig:" in log  # the ingestion's one-line summary
+
+
+def test_the_adapt_pipeline_reports_adapted_beside_unadapted_models(project):
+    """``--pipeline=adapt`` fine-tunes the three LiftNets on the tested set's 2D, saves them
+    as reusable artifacts and scores them beside the un-adapted ones in the cross report."""
+    result = kedro_run(project, "--pipeline=adapt")
+    assert result.returncode == 0, result.stderr[-3000:]
+    reports = project / SMOKE_DATA / "08_reporting/cross_dataset"
+    cross = json.loads((reports / "metrics.json").read_text())
+    for name in ("liftnet", "liftnet_weak", "liftnet_reference"):
+        assert cross[f"{name}_adapted_gt"]["count"] == cross[f"{name}_gt"]["count"], name
+        assert cross[f"{name}_adapted_gt"]["pa_mpjpe"] != cross[f"{name}_gt"]["pa_mpjpe"], name
+        model = load_liftnet(project / SMOKE_DATA / f"06_models/adapted/{name}.pt", "cpu")
+        assert model.adapted["dataset"] == "synthetic (seed 7)"
+        assert model.adapted["steps"] == 10 and model.adaptation is not None
+    page = (reports / "report.html").read_text()
+    assert "adapted to this test set" in page and "Adapted to the 2D of" in page

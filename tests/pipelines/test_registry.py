@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_registry_has_every_stage_full_and_default():
     pipelines = register_pipelines()
-    assert set(pipelines) == {*STAGES, "full", "__default__", "cross_dataset"}
+    assert set(pipelines) == {*STAGES, "full", "__default__", "cross_dataset", "adapt"}
     full_nodes = {n.name for n in pipelines["full"].nodes}
     stage_nodes = {n.name for name in STAGES for n in pipelines[name].nodes}
     assert full_nodes == stage_nodes
@@ -37,6 +37,20 @@ def test_cross_dataset_runs_the_stages_own_nodes_under_its_namespace():
     assert not cross.outputs() & pipelines["full"].outputs()  # writes nothing of the run's
 
 
+def test_adapt_is_cross_dataset_plus_adaptation_under_the_same_namespace():
+    """The adapt pipeline adds the adaptation and the adapted models' predictions to the
+    cross-dataset evaluation, and writes only under its namespace (never the run's models)."""
+    pipelines = register_pipelines()
+    cross, adapt = pipelines["cross_dataset"], pipelines["adapt"]
+    names = {n.name for n in adapt.nodes}
+    assert names - {n.name for n in cross.nodes} == {
+        "cross_dataset.adapt_liftnets", "cross_dataset.predict_adapted"
+    }  # fmt: skip
+    assert all(name.startswith("cross_dataset.") for name in adapt.outputs())
+    assert not adapt.all_outputs() & pipelines["full"].all_outputs()
+    assert {"liftnet_model", "params:adapt"} <= adapt.inputs()
+
+
 def test_cross_dataset_files_are_in_the_catalog_beside_the_runs():
     from kedro.config import OmegaConfigLoader
     from kedro.io import DataCatalog
@@ -48,6 +62,9 @@ def test_cross_dataset_files_are_in_the_catalog_beside_the_runs():
         dataset = catalog.get(name)
         assert "/08_reporting/cross_dataset/" in str(dataset._filepath), name
         assert dataset.metadata["kedro-viz"]["layer"] == "reporting", name
+    for name in ("liftnet", "liftnet_weak", "liftnet_reference"):
+        dataset = catalog.get(f"cross_dataset.{name}_adapted_model")
+        assert str(dataset._filepath).endswith(f"/06_models/adapted/{name}.pt"), name
 
 
 def test_full_is_importable_on_its_own():

@@ -3,6 +3,10 @@
 Artifact layout: ``{"format", "kind", "config", "state_dict", "history", "training"}``, and
 for RegNet ``"domain"``: its out-of-domain threshold, calibrated on its validation frames
 (:func:`epoch_kedro.inference.regnet.calibrate_domain`; absent in artifacts trained before).
+A LiftNet also carries ``"adaptation"``: what adapting it to new 2D needs, its 2D pose prior
+(a ``pose_flow`` artifact) and a ``replay`` sample of its training inputs
+(:mod:`epoch_kedro.training.adapt`; absent in artifacts trained before), and once adapted,
+``"adapted"``: a record of what it was adapted on.
 Only tensors and plain values, so it loads with ``torch.load(weights_only=True)``.
 """
 
@@ -60,14 +64,38 @@ def flow_from_artifact(artifact: dict[str, Any]) -> PoseFlow:
 
 
 def liftnet_from_artifact(artifact: dict[str, Any]) -> LiftNet:
-    """Rebuild a trained LiftNet (eval mode, CPU)."""
+    """Rebuild a trained LiftNet (eval mode, CPU), with what adapting it needs as attributes:
+    ``training`` (how it was trained), ``adaptation`` (prior and replay, or None) and
+    ``adapted`` (the adaptation record, or None)."""
     _check(artifact, "liftnet")
     state = artifact["state_dict"]
     # Artifacts from before the presence mask have no such inputs (models/liftnet.py).
     config = {"presence_mask": False, **artifact["config"]}
     model = LiftNet(LiftNetConfig(**config), torch.zeros_like(state["bone_mean"]))
     model.load_state_dict(state)
+    model.training_record = dict(artifact.get("training") or {})
+    model.history = list(artifact.get("history") or [])
+    model.adaptation = artifact.get("adaptation")
+    model.adapted = artifact.get("adapted")
     return model.eval()
+
+
+def liftnet_to_artifact(model: LiftNet) -> dict:
+    """The artifact of a LiftNet rebuilt by :func:`liftnet_from_artifact` (or adapted): its
+    weights with the training record, the adaptation data and record it carries."""
+    artifact = to_artifact(
+        model, "liftnet", getattr(model, "history", None), getattr(model, "training_record", None)
+    )
+    for key in ("adaptation", "adapted"):
+        if getattr(model, key, None) is not None:
+            artifact[key] = getattr(model, key)
+    return artifact
+
+
+def adaptation_data(flow_artifact: dict[str, Any], replay: dict[str, torch.Tensor]) -> dict:
+    """A LiftNet artifact's ``adaptation`` entry: its prior's artifact and the replay sample."""
+    _check(flow_artifact, "pose_flow")
+    return {"flow": flow_artifact, "replay": {k: v.detach().cpu() for k, v in replay.items()}}
 
 
 def regnet_from_artifact(artifact: dict[str, Any]) -> RegNet:

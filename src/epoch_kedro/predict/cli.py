@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
+from dataclasses import replace
 
 from epoch_kedro.keypoints import LAYOUTS
 from epoch_kedro.predict.camera import DEFAULT_FOV_DEG, camera_from_options
 from epoch_kedro.predict.core import DEFAULT_LIFTNET, DEFAULT_LOCALIZER, DEFAULT_REGNET, predict
 from epoch_kedro.predict.readers import PredictError, input_files
+from epoch_kedro.training.adapt import AdaptConfig
 
 LAYOUT_CHOICES = ["auto", *sorted(LAYOUTS), "openpose"]
 
@@ -46,6 +48,19 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="every person of a COCO/OpenPose frame, not only the most confident",
     )
+    parser.add_argument(
+        "--adapt",
+        action="store_true",
+        help="first adapt LiftNet to these poses without 3D labels (all cameras and frames "
+        "of one recording; at least 50 poses), then lift; writes OUT/liftnet_adapted.pt "
+        "for --liftnet (docs/ADAPTATION.md)",
+    )
+    parser.add_argument(
+        "--adapt-steps",
+        type=int,
+        metavar="N",
+        help=f"LiftNet steps of --adapt at most (default {AdaptConfig().steps})",
+    )
     parser.add_argument("--min-confidence", type=float, default=0.3,
                         help="keypoints below this confidence count as missing")  # fmt: skip
     parser.epilog = (
@@ -72,11 +87,22 @@ def _report(summary: dict) -> None:
         print(f"wrote {len(plots)} pictures in {plots[0].rsplit('plots', 1)[0]}plots")
 
 
+def _adapt_config(adapt: bool, steps: int | None) -> AdaptConfig | None:
+    if steps is not None and not adapt:
+        raise PredictError("--adapt-steps without --adapt: add --adapt (or drop --adapt-steps)")
+    if not adapt:
+        return None
+    if steps is not None and steps < 1:
+        raise PredictError(f"--adapt-steps {steps}: expected a number of steps >= 1")
+    return AdaptConfig() if steps is None else replace(AdaptConfig(), steps=steps)
+
+
 def main(argv: list[str] | None = None) -> int:
     """The ``epoch-kedro predict`` command: 0 on success, 2 with one line on bad input."""
     args = _parser().parse_args(argv)
     size = tuple(args.image_size) if args.image_size else None
     try:
+        adapt = _adapt_config(args.adapt, args.adapt_steps)
         input_files(args.inputs)  # the inputs' errors first: they are the likelier mistake
         camera = camera_from_options(args.camera, args.focal, args.fov, size)
         summary = predict(
@@ -92,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             same_camera=args.same_camera,
             all_people=args.all_people,
             plot=args.plot,
+            adapt=adapt,
         )
     except PredictError as err:
         print(f"epoch-kedro predict: {err}", file=sys.stderr)

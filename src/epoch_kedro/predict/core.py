@@ -29,6 +29,7 @@ from epoch_kedro.predict.readers import (
     read_poses,
 )
 from epoch_kedro.skeleton import JOINT_NAMES
+from epoch_kedro.training.adapt import AdaptConfig
 
 MODELS = Path("data/06_models")
 DEFAULT_LIFTNET = MODELS / "liftnet.pt"
@@ -39,6 +40,10 @@ REGNET_ORIGIN = "RegNet's estimate per image"
 MASKLESS = ("this LiftNet was trained without the presence mask (retrain it: make run) and "
             "cannot lift poses with joints missing")  # fmt: skip
 POOLED = ", pooled per folder"
+#: Where ``--adapt`` writes the adapted LiftNet, in ``--out`` (reuse it with ``--liftnet``).
+ADAPTED_FILE = "liftnet_adapted.pt"
+#: What predictions.json says of an adaptation (the model file has the whole record).
+ADAPTATION_SUMMARY = ("poses", "held_back", "steps", "kept_step")
 
 logger = logging.getLogger(__name__)
 
@@ -204,8 +209,11 @@ def _pool_per_folder(
     return np.stack([per_folder[f] for f in folders]), [o + POOLED for o in origins]
 
 
-def _lift(lifted: Lifted, gravity: np.ndarray | None, liftnet: Path) -> list[str]:
-    """Fill ``lifted.pose3d`` for usable rows; returns LiftNet's warnings.
+def _lift(
+    lifted: Lifted, gravity: np.ndarray | None, liftnet: Path, adapt: AdaptConfig | None
+) -> tuple[list[str], Any]:
+    """Fill ``lifted.pose3d`` for usable rows; returns LiftNet's warnings and, with ``adapt``,
+    the LiftNet adapted to these poses (else None).
 
     Joints whose 2D is NaN (missing or unsure, :func:`to_h36m`) are lifted as missing
     (``present`` False). A LiftNet trained without the presence mask cannot: those frames are
@@ -222,18 +230,40 @@ def _lift(lifted: Lifted, gravity: np.ndarray | None, liftnet: Path) -> list[str
             )
     usable = lifted.usable
     if not usable.any():
-        return []
-    g = None if gravity is None else gravity[usable]
+        return [], None
+    args = (lifted.keypoints2d[usable], lifted.K[usable],
+            None if gravity is None else gravity[usable], present[usable])  # fmt: skip
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            pose = lift(model, lifted.keypoints2d[usable], lifted.K[usable], g, present[usable])
+            if adapt is not None:
+                model = _adapted(model, args, adapt, lifted, liftnet)
+            pose = lift(model, *args)
         except ValueError as err:
             raise PredictError(f"{lifted.source[0]}: {err}") from None
     lifted.pose3d[usable] = pose
     for i in np.flatnonzero(usable & ~np.isfinite(lifted.pose3d).all(axis=(1, 2))):
         lifted.reasons[i] = "LiftNet returned NaN"
-    return [str(w.message) for w in caught]
+    return [str(w.message) for w in caught], model if adapt is not None else None
+
+
+def _adapted(model, args: tuple, adapt: AdaptConfig, lifted: Lifted, liftnet: Path):
+    """``model`` adapted to the poses of this call (:func:`epoch_kedro.api.adapt`)."""
+    from epoch_kedro.api import adapt as adapt_liftnet
+
+    n, least = len(args[0]), adapt.min_poses
+    if n < least:
+        raise PredictError(
+            f"--adapt needs at least {least} poses to lift, got {n}: with fewer, adapting "
+            "cannot be checked on held-back poses; run without --adapt"
+        )
+    about = {
+        "inputs": sorted(set(lifted.source)),
+        "camera": lifted.camera.get("origin"),
+        "liftnet": str(liftnet),
+    }
+    logger.info("Adapting LiftNet to %d poses (%d steps at most)", n, adapt.steps)
+    return adapt_liftnet(model, *args, config=adapt, about=about)
 
 
 def predict(  # noqa: PLR0913 - the command's options, all keyword-only
@@ -250,6 +280,7 @@ def predict(  # noqa: PLR0913 - the command's options, all keyword-only
     same_camera: bool = False,
     all_people: bool = False,
     plot: bool = False,
+    adapt: AdaptConfig | None = None,
 ) -> dict[str, Any]:
     """Lift ``inputs`` (images, or keypoint files of one layout) to metric 3D and write
     ``predictions.{json,npz,csv}`` (and with ``plot``, ``plots/``) in ``out``.
@@ -257,7 +288,9 @@ def predict(  # noqa: PLR0913 - the command's options, all keyword-only
     ``camera``: from :func:`~epoch_kedro.predict.camera.camera_from_options`; None is RegNet's
     estimate for images (each image's EXIF focal length where it has one) and the default
     field of view for keypoint files. ``same_camera``: images in one folder come from one fixed
-    camera (their EXIF or RegNet's estimates are pooled).
+    camera (their EXIF or RegNet's estimates are pooled). ``adapt``: first adapt LiftNet to
+    the poses of this call with these settings (docs/ADAPTATION.md) and write it to
+    ``out/liftnet_adapted.pt``.
     Returns a summary: poses lifted, skipped (source, frame, reason), the camera's origin,
     LiftNet's warnings and the files written. Raises :class:`PredictError` (one line) on bad
     input, leaving ``out`` untouched.
@@ -269,7 +302,10 @@ def predict(  # noqa: PLR0913 - the command's options, all keyword-only
     else:
         options = ReadOptions(layout, image_size, all_people)
         lifted, gravity = _from_keypoints(files, camera, options, min_confidence), None
-    caught = _lift(lifted, gravity, liftnet_path)
+    caught, adapted = _lift(lifted, gravity, liftnet_path, adapt)
+    if adapted is not None:
+        record = adapted.adapted
+        lifted.adaptation = {"model": ADAPTED_FILE, **{k: record[k] for k in ADAPTATION_SUMMARY}}
     if not lifted.usable.any():
         count, first = len(lifted.reasons), lifted.reasons[0]
         raise PredictError(f"{lifted.source[0]}: no pose could be lifted; all {count} "
@@ -277,6 +313,11 @@ def predict(  # noqa: PLR0913 - the command's options, all keyword-only
     out = Path(out)
     with staged(out) as stage:
         written = write_predictions(lifted, stage)
+        if adapted is not None:
+            from epoch_kedro.api import save_liftnet
+
+            save_liftnet(adapted, stage / ADAPTED_FILE)
+            written.append(stage / ADAPTED_FILE)
         if plot:
             from epoch_kedro.predict.plots import write_plots
 

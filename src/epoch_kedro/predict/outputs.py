@@ -46,6 +46,7 @@ class Lifted:
     domain_score: np.ndarray | None = None
     out_of_domain: np.ndarray | None = None
     domain_threshold: float | None = None  # the score past which an image is out of domain
+    adaptation: dict[str, Any] | None = None  # what --adapt did (predictions.json "adaptation")
 
     @property
     def usable(self) -> np.ndarray:
@@ -148,6 +149,7 @@ def _document(lifted: Lifted) -> dict[str, Any]:
         "layout": lifted.layout,
         "camera": lifted.camera,
         "domain_threshold": lifted.domain_threshold,
+        **({"adaptation": lifted.adaptation} if lifted.adaptation else {}),
         "predictions": records,
     }
 

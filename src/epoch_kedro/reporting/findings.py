@@ -103,6 +103,24 @@ def _floor_sentence(metrics: Mapping[str, Any]) -> str | None:
     return text + "."
 
 
+def _adaptation_sentence(metrics: Mapping[str, Any]) -> str | None:
+    """Each LiftNet adapted to the test set's 2D (the ``adapt`` pipeline) against itself."""
+    parts = []
+    for key, name in LIFTNETS:
+        before, after = _pose(metrics, key), _pose(metrics, key.replace("_gt", "_adapted_gt"))
+        if before is None or after is None or not before["pa_mpjpe"] > 0:
+            continue
+        change = 100 * (after["pa_mpjpe"] / before["pa_mpjpe"] - 1)
+        parts.append(
+            f"{name} {before['pa_mpjpe']:.1f} → {after['pa_mpjpe']:.1f} mm ({change:+.0f} %; "
+            f"MPJPE {before['mpjpe']:.1f} → {after['mpjpe']:.1f})"
+        )
+    if not parts:
+        return None
+    return (f"Adapted to the 2D of {metrics.get('dataset', '?')} (no 3D used), PA-MPJPE: "
+            + "; ".join(parts) + ".")  # fmt: skip
+
+
 def _relative(value: float, floor: float) -> str:
     below = 100 * (1 - value / floor)
     return f"{below:.0f} % below the floor" if below >= 0 else f"{-below:.0f} % above the floor"
@@ -147,9 +165,9 @@ def findings(metrics: Mapping[str, Any]) -> list[str]:
                 f"scores {ref['pa_mpjpe']:.1f} mm PA-MPJPE on the "
                 f"{metrics.get('dataset', '?')} test split."
             )
-    floor = _floor_sentence(metrics)
-    if floor:
-        sentences.append(floor)
+    for sentence in (_adaptation_sentence(metrics), _floor_sentence(metrics)):
+        if sentence:
+            sentences.append(sentence)
     if depth_order:
         sentences.append(depth_order)
     return sentences or ["No 3D pose setting was evaluated."]

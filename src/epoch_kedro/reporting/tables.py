@@ -22,6 +22,9 @@ SETTING_LABELS: dict[str, str] = {
     "liftnet_gt": "The chain's LiftNet (trained with RegNet's camera), true 2D + K",
     "liftnet_reference_gt": "LiftNet reference (trained on true 2D + K), true 2D + K",
     "liftnet_weak_gt": "LiftNet weak perspective (trained on true 2D), true 2D",
+    "liftnet_adapted_gt": "The chain's LiftNet adapted to this test set's 2D, true 2D + K",
+    "liftnet_reference_adapted_gt": "LiftNet reference adapted to this test set's 2D, true 2D + K",
+    "liftnet_weak_adapted_gt": "LiftNet weak perspective adapted to this test set's 2D, true 2D",
     "baseline_mean_pose": "Baseline: mean training pose",
     "baseline_flat_depth": "Baseline: flat depth (each joint on its 2D ray at the root's depth)",
     "regnet.pose3d": "RegNet's own 3D (rendered frames)",
@@ -180,10 +183,13 @@ def per_joint_table(predictions: Mapping[str, np.ndarray]) -> pd.DataFrame:
     gt = predictions["pose3d_gt"].astype(np.float64)
     rendered = predictions["rendered_row"]
     settings = {
-        "liftnet_gt": (predictions["liftnet_gt"], gt),
-        "liftnet_weak_gt": (predictions["liftnet_weak_gt"], gt),
-        "liftnet_reference_gt": (predictions["liftnet_reference_gt"], gt),
-    }
+        key: (predictions[key], gt)
+        for key in (
+            "liftnet_gt", "liftnet_weak_gt", "liftnet_reference_gt", "liftnet_adapted_gt",
+            "liftnet_weak_adapted_gt", "liftnet_reference_adapted_gt",
+        )
+        if key in predictions  # the adapted ones after the adapt pipeline only
+    }  # fmt: skip
     if len(rendered):
         settings["liftnet_regnet"] = (predictions["rendered_liftnet_regnet"], gt[rendered])
         settings["regnet.pose3d"] = (predictions["rendered_regnet_pose3d"], gt[rendered])

@@ -22,9 +22,11 @@ TESTED = f"params:{NAMESPACE}.dataset"
 SHARED_PARAMETERS = ("synthetic", "splits", "normalization", "evaluation", "report", "render")
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def create_pipeline(adapted: bool = False, **kwargs) -> Pipeline:
     """The other dataset's test split (ingest, normalise) -> the evaluation of this run's models
-    on it, with its own metrics, tables and report."""
+    on it, with its own metrics, tables and report. ``adapted``: the evaluation also scores the
+    LiftNets adapted to it (``cross_dataset.liftnet_adapted_model`` and the others, made by
+    the ``adapt`` pipeline)."""
     loaded = ingestion.create_pipeline().only_nodes(
         "ingest_dataset"
     ) + normalization.create_pipeline().only_nodes("build_model_inputs")
@@ -33,11 +35,12 @@ def create_pipeline(**kwargs) -> Pipeline:
         namespace=NAMESPACE,
         parameters={**_shared(loaded), "params:dataset": TESTED},
     )
-    evaluated = evaluation.create_pipeline(tested=TESTED)
+    evaluated = evaluation.create_pipeline(tested=TESTED, adapted=adapted)
     trained = {
         name
         for name in evaluated.inputs()
-        if not name.startswith("params:") and name != "model_input_test"
+        if not name.startswith("params:")
+        and name not in ("model_input_test", *evaluation.ADAPTED_MODELS)
     }
     scored = pipeline(
         evaluated,

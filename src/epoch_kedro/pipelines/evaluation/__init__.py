@@ -1,5 +1,5 @@
 """Evaluation: metrics of every setting on the test subjects, written to metrics.json."""
 
-from epoch_kedro.pipelines.evaluation.pipeline import create_pipeline
+from epoch_kedro.pipelines.evaluation.pipeline import ADAPTED_MODELS, create_pipeline
 
-__all__ = ["create_pipeline"]
+__all__ = ["ADAPTED_MODELS", "create_pipeline"]

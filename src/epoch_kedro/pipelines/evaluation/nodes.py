@@ -49,6 +49,16 @@ REGNET_SECTIONS = (
 )
 
 
+#: Each LiftNet on the test split's own 2D and camera, and adapted to it (``adapt`` pipeline).
+LIFTNET_SECTIONS = (
+    "liftnet_gt",
+    "liftnet_weak_gt",
+    "liftnet_reference_gt",
+    "liftnet_adapted_gt",
+    "liftnet_weak_adapted_gt",
+    "liftnet_reference_adapted_gt",
+)
+
 #: The chain and the two mixed settings that locate its error (``_chain_settings``), in order.
 CHAIN_SETTINGS = (
     "liftnet_regnet",
@@ -207,6 +217,27 @@ def predict_test_set(  # noqa: PLR0913 - one argument per catalog input of the n
     return {k: v.astype(np.float32) if v.dtype.kind == "f" else v for k, v in out.items()}
 
 
+def predict_adapted(
+    unadapted_predictions: Arrays,
+    model_input_test: Arrays,
+    liftnet_adapted_model: dict[str, Any],
+    liftnet_weak_adapted_model: dict[str, Any],
+    liftnet_reference_adapted_model: dict[str, Any],
+) -> Arrays:
+    """The test predictions with those of the LiftNets adapted to this test set's 2D
+    (``{name}_adapted_gt``, the ``adapt`` pipeline's) on its true inputs."""
+    inputs = lift_tensors(model_input_test)
+    adapted = {
+        "liftnet_adapted_gt": liftnet_adapted_model,
+        "liftnet_weak_adapted_gt": liftnet_weak_adapted_model,
+        "liftnet_reference_adapted_gt": liftnet_reference_adapted_model,
+    }
+    out = dict(unadapted_predictions)
+    for key, artifact in adapted.items():
+        out[key] = predict_poses(liftnet_from_artifact(artifact), inputs).astype(np.float32)
+    return out
+
+
 def _overlays(generated: Arrays | None, frames: tuple, params: dict) -> Arrays:
     """A few rendered test frames with RegNet's box and 2D, for the report."""
     images, image_index, raw_dataset = frames
@@ -254,8 +285,9 @@ def evaluate_models(
         "test_subjects": sorted(set(test["subject"].tolist())),
         "units": {"errors": "mm", "px_error": "px (full frame)", "pck150": "%", "auc": "%"},
     }
-    for section in ("liftnet_gt", "liftnet_weak_gt", "liftnet_reference_gt"):
-        metrics[section] = evaluate_setting(pred[section], test, edges)
+    for section in LIFTNET_SECTIONS:
+        if section in pred:  # the adapted ones only after the adapt pipeline
+            metrics[section] = evaluate_setting(pred[section], test, edges)
     chain = len(regnet_inputs_test["kp2d"]) > 0 and not cross
     if test.get("heldout_motion", np.zeros(0, bool)).any():
         metrics["heldout_motion"] = _heldout_motion(

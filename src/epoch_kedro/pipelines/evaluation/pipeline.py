@@ -2,7 +2,11 @@
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from epoch_kedro.pipelines.evaluation.nodes import evaluate_models, predict_test_set
+from epoch_kedro.pipelines.evaluation.nodes import (
+    evaluate_models,
+    predict_adapted,
+    predict_test_set,
+)
 from epoch_kedro.pipelines.evaluation.report_nodes import (
     build_report,
     collect_training_curves,
@@ -20,16 +24,26 @@ REPORT_FIGURES: tuple[str, ...] = (
     "figure_training_curves",
 )
 
+#: The adapted LiftNets an ``adapted`` evaluation also scores (the ``adapt`` pipeline's).
+ADAPTED_MODELS = (
+    "liftnet_adapted_model",
+    "liftnet_weak_adapted_model",
+    "liftnet_reference_adapted_model",
+)
 
-def create_pipeline(tested: str = "params:dataset", **kwargs) -> Pipeline:
+
+def create_pipeline(tested: str = "params:dataset", adapted: bool = False, **kwargs) -> Pipeline:
     """Trained models + test split -> every setting's per-sample predictions (once) ->
     metrics.json, tables, report.
 
     ``tested`` names the parameters of the dataset whose ``model_input_test`` is evaluated:
     this run's own (``params:dataset``), or another (the ``cross_dataset`` pipeline).
+    ``adapted``: the predictions also hold those of :data:`ADAPTED_MODELS`.
     """
+    predictions = "unadapted_predictions" if adapted else "test_predictions"
     return pipeline(
         [
+            *(_adapted_predictions(predictions) if adapted else []),
             node(
                 predict_test_set,
                 inputs=[
@@ -48,7 +62,7 @@ def create_pipeline(tested: str = "params:dataset", **kwargs) -> Pipeline:
                     "params:report",
                     "params:render",
                 ],
-                outputs="test_predictions",
+                outputs=predictions,
                 name="predict_test_set",
                 tags=["inference"],
             ),
@@ -107,3 +121,16 @@ def create_pipeline(tested: str = "params:dataset", **kwargs) -> Pipeline:
             ),
         ]
     )
+
+
+def _adapted_predictions(unadapted: str) -> list:
+    """The node that adds the adapted LiftNets' predictions to the others."""
+    return [
+        node(
+            predict_adapted,
+            inputs=[unadapted, "model_input_test", *ADAPTED_MODELS],
+            outputs="test_predictions",
+            name="predict_adapted",
+            tags=["inference"],
+        )
+    ]

@@ -11,8 +11,9 @@ import torch
 
 from epoch_kedro.chain import with_video_camera
 from epoch_kedro.data.normalize import seen_motions
-from epoch_kedro.models.artifacts import flow_from_artifact, to_artifact
+from epoch_kedro.models.artifacts import adaptation_data, flow_from_artifact, to_artifact
 from epoch_kedro.training import liftnet as training
+from epoch_kedro.training.adapt import replay_sample
 from epoch_kedro.training.distributed import Job, launch, run_concurrently
 from epoch_kedro.training.run import run_settings
 from epoch_kedro.utils.config import deep_merge
@@ -21,6 +22,9 @@ logger = logging.getLogger(__name__)
 
 Arrays = dict[str, np.ndarray]
 
+
+#: Training inputs a LiftNet artifact keeps for adaptation's replay (about 1.5 MB of its artifact).
+REPLAY_SAMPLES = 8192
 
 #: ``liftnet.train_inputs``: where LiftNet's 2D pose and camera come from in training.
 TRAIN_INPUTS = ("ground_truth", "regnet", "regnet_camera")
@@ -52,7 +56,7 @@ def train_lifter(
     """
     inputs = (model_input_train, model_input_val, regnet_inputs_train, regnet_inputs_val)
     fn, args, kwargs = _lifter_job(inputs, dataset_statistics, flow_model, liftnet, overrides)
-    return _artifact(fn(*args, **kwargs))
+    return _artifact(fn(*args, **kwargs), _adaptation(flow_model, args))
 
 
 def train_lifter_variants(  # noqa: PLR0913 - one argument per catalog input of the node
@@ -82,13 +86,24 @@ def train_lifter_variants(  # noqa: PLR0913 - one argument per catalog input of 
     single = all(kwargs.get("devices", 1) <= 1 for _, _, kwargs in jobs)
     enough_cores = (os.cpu_count() or 1) >= len(jobs) or torch.cuda.is_available()
     results = run_concurrently(jobs, concurrent=run.concurrent and single and enough_cores)
-    (weak, weak_history), (reference, reference_history) = map(_artifact, results)
+    (weak, weak_history), (reference, reference_history) = (
+        _artifact(result, _adaptation(flow_model, args))
+        for result, (_, args, _) in zip(results, jobs, strict=True)
+    )
     return weak, weak_history, reference, reference_history
 
 
-def _artifact(trained: tuple) -> tuple[dict[str, Any], list[dict]]:
+def _artifact(trained: tuple, adaptation: dict) -> tuple[dict[str, Any], list[dict]]:
     model, result = trained
-    return to_artifact(model, "liftnet", result.history, result.training), result.history
+    artifact = to_artifact(model, "liftnet", result.history, result.training)
+    artifact["adaptation"] = adaptation
+    return artifact, result.history
+
+
+def _adaptation(flow_model: dict[str, Any], job_args: tuple) -> dict:
+    """The artifact's adaptation data: the prior it trained with and a replay sample of the
+    inputs it trained on (``job_args[1]``, the train split of :func:`_lifter_job`)."""
+    return adaptation_data(flow_model, replay_sample(job_args[1], REPLAY_SAMPLES))
 
 
 def _lifter_job(
