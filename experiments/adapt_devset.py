@@ -4,7 +4,8 @@ Loads the development set's test split as the cross-dataset pipeline does (``mak
 builds ``data/01_raw/pose2sim_devset``), adapts a trained LiftNet to its 2D poses and cameras
 (:func:`epoch_kedro.training.adapt.adapt_model`; the 3D truth is used only to score), and
 prints PA-MPJPE and MPJPE overall and per camera, before and after. Options measure the
-issue's checks: ``--half`` adapts on the first half of the frames and scores the second half;
+issue's checks: ``--half`` adapts on the first half of the frames and scores the second half
+(``--score-second-half`` alone: adapts on all, scores the same second half);
 ``--poses N`` adapts on N random poses (scored on all); ``--synthetic`` also scores both
 models on the synthetic test split; ``--set key=value`` overrides the adaptation settings.
 
@@ -72,6 +73,8 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=Path("data/06_models/liftnet.pt"))
     ap.add_argument("--root", default=DEVSET)
     ap.add_argument("--half", action="store_true", help="adapt on the first half of the frames")
+    ap.add_argument("--score-second-half", action="store_true",
+                    help="score the second half only (--half: frames not adapted on)")  # fmt: skip
     ap.add_argument("--poses", type=int, help="adapt on this many random poses")
     ap.add_argument("--synthetic", action="store_true", help="also score the synthetic test")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
@@ -80,9 +83,11 @@ def main() -> None:
     model = liftnet_from_artifact(load_checkpoint(args.model))
     split = devset_split(args.root)
     adapt_on = score_on = np.ones(len(split["frame"]), bool)
+    first = split["frame"] < np.median(np.unique(split["frame"]))
     if args.half:
-        adapt_on = split["frame"] < np.median(np.unique(split["frame"]))
-        score_on = ~adapt_on
+        adapt_on = first
+    if args.half or args.score_second_half:
+        score_on = ~first
     if args.poses:
         picked = np.random.default_rng(0).choice(np.flatnonzero(adapt_on), args.poses, False)
         adapt_on = np.isin(np.arange(len(adapt_on)), picked)

@@ -152,8 +152,8 @@ def test_the_devset_experiment_types_its_overrides_and_names_a_wrong_key():
     from tests.experiment import load_experiment
 
     experiment = load_experiment("adapt_devset")
-    config = experiment.settings(["steps=5", "own_proportions=true", "bone_ratio=0.5"])
-    assert (config.steps, config.own_proportions, config.bone_ratio) == (5, True, 0.5)
+    config = experiment.settings(["steps=5", "lr=1e-4", "bone_ratio=0.5"])
+    assert (config.steps, config.lr, config.bone_ratio) == (5, 1e-4, 0.5)
     assert isinstance(config.steps, int) and isinstance(config.lr, float)
     with pytest.raises(SystemExit, match="--set step: not an adaptation setting"):
         experiment.settings(["step=5"])

@@ -31,7 +31,7 @@ from epoch_kedro.inference.lifting import lift, lift_tensors
 from epoch_kedro.models.artifacts import adaptation_data, flow_from_artifact, to_artifact
 from epoch_kedro.models.flow import PoseFlow
 from epoch_kedro.models.liftnet import LiftNet
-from epoch_kedro.skeleton import NUM_JOINTS, bone_lengths
+from epoch_kedro.skeleton import NUM_JOINTS
 from epoch_kedro.training.liftnet import LiftTrainingConfig, cycle_terms, training_config
 from epoch_kedro.utils.progress import progress
 from epoch_kedro.utils.runtime import seed_everything
@@ -55,18 +55,16 @@ class AdaptConfig:
     replay_share: float = 0.5  # share of each batch drawn from the synthetic training poses
     holdout: float = 0.2  # share of the user's poses held back for the stopping rule
     eval_every: int = 50  # steps between two looks at the held-back objective
-    ema: float = 0.0  # decay of the weights' moving average that is scored and kept (0: off)
     # Weight of the bone-proportion term while adapting: its proportions are the synthetic
     # population's, and other skeletons (a 2D detector's joints) are not wrong (measured:
     # docs/ADAPTATION.md). None: the training weight.
     bone_ratio: float | None = 0.0
-    own_proportions: bool = False  # the bone-proportion term's target: the lifts' own median
     min_poses: int = 50  # fewer user poses than this: adaptation is refused
     seed: int = 0
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first setting out of range."""
-        for name in ("replay_share", "holdout", "ema"):
+        for name in ("replay_share", "holdout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"adapt.{name}={getattr(self, name)}: expected a share in [0, 1)")
         for name in ("steps", "flow_steps"):
@@ -249,9 +247,6 @@ def _fine_tune(
         "state": copy.deepcopy(model.state_dict()),
     }
 
-    if config.own_proportions:
-        _own_proportions(model, fit_part)
-
     def loss_fn() -> torch.Tensor:
         model.train()
         batch = _mixed(fit_part, replay, config.batch_size, config.replay_share, generator)
@@ -260,22 +255,13 @@ def _fine_tune(
         )
         return terms["total"]
 
-    averaged = copy.deepcopy(model) if config.ema else model
-
     def after(step: int) -> None:
-        if config.ema:
-            with torch.no_grad():
-                for mean, current in zip(averaged.parameters(), model.parameters(), strict=True):
-                    mean.lerp_(current, 1.0 - config.ema)
         if step % config.eval_every and step != config.steps:
             return
-        if config.own_proportions:
-            _own_proportions(model, fit_part)
-            averaged.bone_mean.copy_(model.bone_mean)
-        loss = _held_loss(averaged, flow, held, training, config)
+        loss = _held_loss(model, flow, held, training, config)
         curve.append({"step": step, "held_back_loss": loss})
         if loss < best["loss"]:
-            best.update(step=step, loss=loss, state=copy.deepcopy(averaged.state_dict()))
+            best.update(step=step, loss=loss, state=copy.deepcopy(model.state_dict()))
 
     parameters = list(model.parameters())
     _adam_steps(parameters, config.lr, config.steps, loss_fn, "adapting LiftNet", after)
@@ -285,16 +271,6 @@ def _fine_tune(
         best["step"], config.steps, best["loss"], curve[0]["held_back_loss"],
     )  # fmt: skip
     return {"steps": config.steps, "kept_step": best["step"], "curve": curve}
-
-
-def _own_proportions(model: LiftNet, user: Tensors) -> None:
-    """Set the bone-proportion target to the median proportions of the model's lifts of the
-    user's poses (their total, which sets the metric scale, is kept)."""
-    with torch.no_grad():
-        pose = lift(model.eval(), user).pose.float()
-        bones = bone_lengths(pose)
-        ratio = (bones / bones.sum(-1, keepdim=True).clamp_min(1e-8)).median(0).values
-        model.bone_mean.copy_(ratio / ratio.sum() * model.bone_mean.sum())
 
 
 def _held_loss(
