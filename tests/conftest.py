@@ -62,10 +62,10 @@ def tiny_adaptable_liftnet_path(tmp_path_factory, synthetic_small):
     import torch
 
     from epoch_kedro.data.normalize import dataset_statistics, to_model_input
+    from epoch_kedro.inference.lifting import input_sample
     from epoch_kedro.models.artifacts import adaptation_data, to_artifact
     from epoch_kedro.models.flow import FlowConfig, PoseFlow
     from epoch_kedro.models.liftnet import LiftNet, LiftNetConfig
-    from epoch_kedro.training.adapt import replay_sample
     from epoch_kedro.utils.checkpoint import save_checkpoint
 
     torch.manual_seed(0)
@@ -76,7 +76,7 @@ def tiny_adaptable_liftnet_path(tmp_path_factory, synthetic_small):
     model = LiftNet(LiftNetConfig(width=32, blocks=1, presence_mask=True), np.full(16, 0.25))
     artifact = to_artifact(model, "liftnet")
     artifact["adaptation"] = adaptation_data(to_artifact(flow, "pose_flow"),
-                                             replay_sample(split, 64))  # fmt: skip
+                                             input_sample(split, 64))  # fmt: skip
     path = tmp_path_factory.mktemp("liftnet") / "liftnet_adaptable.pt"
     save_checkpoint(artifact, path)
     return path

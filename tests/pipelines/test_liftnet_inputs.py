@@ -40,3 +40,23 @@ def test_an_unknown_source_is_named_in_the_error():
     split = _split(4, 1000.0, 1)
     with pytest.raises(ValueError, match=r"liftnet\.train_inputs='detections'"):
         train_lifter(split, split, split, split, {}, {}, {"train_inputs": "detections"})
+
+
+def test_the_replay_for_adaptation_is_the_true_camera_training_split(synthetic_small):
+    """Whatever a LiftNet trains on, its artifact replays the synthetic training poses with
+    their true cameras (held-out motions left out) when it is adapted."""
+    from epoch_kedro.data.normalize import to_model_input
+    from epoch_kedro.models.artifacts import to_artifact
+    from epoch_kedro.models.flow import FlowConfig, PoseFlow
+    from epoch_kedro.pipelines.liftnet.nodes import _adaptation
+
+    train = to_model_input(synthetic_small)
+    train["heldout_motion"] = np.arange(len(train["kp2d"])) % 4 == 0
+    flow = PoseFlow(FlowConfig(n_components=4, blocks=1, hidden=8), np.zeros(34),
+                    np.eye(4, 34), np.ones(4))  # fmt: skip
+    data = _adaptation(to_artifact(flow, "pose_flow"), train)
+    seen = ~train["heldout_motion"]
+    assert len(data["replay"]["pose2d"]) == seen.sum()  # fewer than the sample's size
+    np.testing.assert_allclose(data["replay"]["pose2d"].numpy(), train["pose2d"][seen], atol=1e-6)
+    np.testing.assert_allclose(data["replay"]["gravity"].numpy(), train["gravity"][seen], atol=1e-6)
+    assert data["flow"]["kind"] == "pose_flow"

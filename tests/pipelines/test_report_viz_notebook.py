@@ -64,7 +64,7 @@ def test_kedro_viz_build_shows_stages_nodes_tags_and_layers(smoke_run):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     main = json.loads((project / "build/api/main").read_text())
     assert {p["id"] for p in main["pipelines"]} == {*STAGES, "full", "__default__",
-                                                   "cross_dataset"}  # fmt: skip
+                                                   "cross_dataset", "adapt"}  # fmt: skip
     assert set(main["modular_pipelines"]) == {"__root__", *STAGES}  # of the default pipeline
     tasks = {n["name"]: n for n in main["nodes"] if n["type"] == "task"}
     expected = {n.name.split(".")[-1] for n in register_pipelines()["full"].nodes}

@@ -10,7 +10,7 @@ import torch
 
 from epoch_kedro import api
 from epoch_kedro.data.normalize import dataset_statistics, to_model_input
-from epoch_kedro.inference.lifting import lift_tensors
+from epoch_kedro.inference.lifting import EVERY_FIELD, every_field, input_sample, lift_tensors
 from epoch_kedro.models.artifacts import (
     adaptation_data,
     liftnet_from_artifact,
@@ -46,7 +46,7 @@ def trained(synthetic_small):
     model, result = T.train_liftnet(split, split, stats["bone_length_mean"], flow, training)
     artifact = to_artifact(model, "liftnet", result.history, result.training)
     artifact["adaptation"] = adaptation_data(
-        to_artifact(flow, "pose_flow"), A.replay_sample(split, 128)
+        to_artifact(flow, "pose_flow"), input_sample(split, 128)
     )
     return split, liftnet_from_artifact(artifact), flow
 
@@ -117,7 +117,7 @@ def test_a_liftnet_without_adaptation_data_is_refused_clearly(tiny_liftnet_path,
 
 def test_completed_poses_keep_what_was_seen_and_fill_what_was_not(trained):
     split, model, _ = trained
-    user = A._uniform(_user(split, 8))
+    user = every_field(_user(split, 8))
     full = lift_tensors({k: v[:8] for k, v in split.items()})
     completed = A._complete(model, user)
     assert torch.isfinite(completed).all()
@@ -132,12 +132,12 @@ def test_completed_poses_keep_what_was_seen_and_fill_what_was_not(trained):
 
 def test_the_replay_sample_has_every_field_of_a_batch(synthetic_small):
     split = to_model_input(synthetic_small)
-    replay = A.replay_sample(split, 10, seed=3)
-    assert set(replay) == set(A.FIELDS)
+    replay = input_sample(split, 10, seed=3)
+    assert set(replay) == set(EVERY_FIELD)
     assert all(len(v) == 10 for v in replay.values())
     assert replay["present"].dtype == torch.bool and replay["present"].all()
-    assert torch.equal(A.replay_sample(split, 10, seed=3)["pose2d"], replay["pose2d"])
-    assert len(A.replay_sample(split, 10**6)["pose2d"]) == len(split["pose2d"])
+    assert torch.equal(input_sample(split, 10, seed=3)["pose2d"], replay["pose2d"])
+    assert len(input_sample(split, 10**6)["pose2d"]) == len(split["pose2d"])
 
 
 def test_the_artifact_round_trip_keeps_the_adaptation_data(trained):

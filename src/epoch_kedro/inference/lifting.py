@@ -102,6 +102,32 @@ def lift_tensors(arrays: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
     return tensors
 
 
+#: Every field of a LiftNet input batch, as :func:`every_field` completes it.
+EVERY_FIELD = ("pose2d", "scale2d", "root_ray", "gravity", "present")
+
+
+def every_field(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A LiftNet input batch with exactly the fields of :data:`EVERY_FIELD`, so that batches
+    of different sources concatenate: unknown gravity as zeros, every joint present where the
+    source has no mask (other fields, e.g. ``confidence``, are dropped)."""
+    n = len(batch["pose2d"])
+    out = {key: batch[key].float() for key in ("pose2d", "scale2d", "root_ray")}
+    out["gravity"] = batch.get("gravity", torch.zeros(n, 3)).float()
+    out["present"] = batch.get("present", torch.ones(n, NUM_JOINTS, dtype=torch.bool)).bool()
+    return out
+
+
+def input_sample(split: dict[str, np.ndarray], n: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    """``n`` random rows (all, if fewer; in split order) of a model-input split as LiftNet
+    input tensors with :func:`every_field`: e.g. the poses a LiftNet artifact replays when it
+    is adapted (:mod:`epoch_kedro.training.adapt`)."""
+    tensors = every_field(lift_tensors(split))
+    size = len(tensors["pose2d"])
+    idx = torch.randperm(size, generator=torch.Generator().manual_seed(seed))[: min(n, size)]
+    idx = idx.sort().values
+    return {key: value[idx] for key, value in tensors.items()}
+
+
 def inputs_from_keypoints(
     kp2d: np.ndarray,
     K: np.ndarray,

@@ -23,15 +23,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
-import numpy as np
 import torch
 
 from epoch_kedro.geometry import normalize_2d, project_normalized
-from epoch_kedro.inference.lifting import lift, lift_tensors
+from epoch_kedro.inference.lifting import every_field, lift
 from epoch_kedro.models.artifacts import adaptation_data, flow_from_artifact, to_artifact
 from epoch_kedro.models.flow import PoseFlow
 from epoch_kedro.models.liftnet import LiftNet
-from epoch_kedro.skeleton import NUM_JOINTS
 from epoch_kedro.training.liftnet import LiftTrainingConfig, cycle_terms, training_config
 from epoch_kedro.utils.progress import progress
 from epoch_kedro.utils.runtime import seed_everything
@@ -39,8 +37,6 @@ from epoch_kedro.utils.runtime import seed_everything
 logger = logging.getLogger(__name__)
 
 Tensors = dict[str, torch.Tensor]
-#: The fields a batch of the adaptation carries (the others are dropped from both sources).
-FIELDS = ("pose2d", "scale2d", "root_ray", "gravity", "present")
 
 
 @dataclass(frozen=True)
@@ -110,7 +106,7 @@ def adapt_liftnet(
     model, flow = copy.deepcopy(model).float().cpu(), copy.deepcopy(flow).float().cpu()
     if config.bone_ratio is not None:
         training = replace(training, losses=replace(training.losses, bone_ratio=config.bone_ratio))
-    user, replay = _uniform(user), _uniform(replay)
+    user, replay = every_field(user), every_field(replay)
     fit_part, held = _split(user, config.holdout, generator)
     flow_record = _refit_flow(flow, _complete(model, user), replay["pose2d"], config, generator)
     lift_record = _fine_tune(model, flow, fit_part, held, replay, training, config, generator)
@@ -122,16 +118,6 @@ def adapt_liftnet(
         **lift_record,
     }
     return Adapted(model.eval(), flow.eval(), record)
-
-
-def _uniform(batch: Tensors) -> Tensors:
-    """``batch`` with every field of :data:`FIELDS`: unknown gravity as zeros, every joint
-    present where the source has no mask."""
-    n = len(batch["pose2d"])
-    out = {key: batch[key].float() for key in ("pose2d", "scale2d", "root_ray")}
-    out["gravity"] = batch.get("gravity", torch.zeros(n, 3)).float()
-    out["present"] = batch.get("present", torch.ones(n, NUM_JOINTS, dtype=torch.bool)).bool()
-    return out
 
 
 def _split(user: Tensors, holdout: float, generator: torch.Generator) -> tuple[Tensors, Tensors]:
@@ -287,15 +273,6 @@ def _held_loss(
             terms = cycle_terms(model, flow, held, generator, training.losses, training.cycle)
             total += float(terms["total"])
     return round(total / draws, 5)
-
-
-def replay_sample(inputs: dict[str, np.ndarray], n: int, seed: int = 0) -> Tensors:
-    """``n`` rows (all, if fewer) of a model-input split as LiftNet input tensors
-    (:data:`FIELDS`): the synthetic poses replayed during an adaptation."""
-    tensors = _uniform(lift_tensors(inputs))
-    size = len(tensors["pose2d"])
-    idx = torch.randperm(size, generator=torch.Generator().manual_seed(seed))[: min(n, size)]
-    return _rows(tensors, idx.sort().values)
 
 
 def adapt_model(model: LiftNet, user: Tensors, config: AdaptConfig, about: dict) -> LiftNet:

@@ -11,9 +11,9 @@ import torch
 
 from epoch_kedro.chain import with_video_camera
 from epoch_kedro.data.normalize import seen_motions
+from epoch_kedro.inference.lifting import input_sample
 from epoch_kedro.models.artifacts import adaptation_data, flow_from_artifact, to_artifact
 from epoch_kedro.training import liftnet as training
-from epoch_kedro.training.adapt import replay_sample
 from epoch_kedro.training.distributed import Job, launch, run_concurrently
 from epoch_kedro.training.run import run_settings
 from epoch_kedro.utils.config import deep_merge
@@ -106,7 +106,7 @@ def _adaptation(flow_model: dict[str, Any], model_input_train: Arrays) -> dict:
     the LiftNet's own training inputs were. Measured on the development set, the chain's
     LiftNet adapted with this replay scored 68.0 / 67.1 / 69.5 mm (three adaptation seeds),
     with a replay of its own inputs (RegNet's camera) 72.5 / 70.2 / 69.6 (docs/ADAPTATION.md)."""
-    replay = replay_sample(seen_motions(model_input_train), REPLAY_SAMPLES)
+    replay = input_sample(seen_motions(model_input_train), REPLAY_SAMPLES)
     return adaptation_data(flow_model, replay)
 
 
