@@ -279,3 +279,42 @@ def test_failed_rewrite_keeps_previous_files(
     with pytest.raises(OSError, match="disk full"):
         export_h36m_layout(make_dataset(seed=1), tmp_path, NAME)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_a_crafted_pickle_in_an_exported_file_runs_nothing(tmp_path) -> None:
+    """``read_h36m_layout`` is public: its pickled dicts go through the restricted unpickler."""
+    import os
+
+    from epoch_kedro.data.formats import DatasetFormatError
+
+    from .real_fixtures import write_npz_dict
+
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    write_npz_dict(tmp_path / f"data_3d_{NAME}.npz", positions_3d={"S1": Exploit()})
+    write_npz_dict(tmp_path / f"data_2d_{NAME}_gt.npz", positions_2d={}, metadata={})
+    (tmp_path / f"cameras_{NAME}.json").write_text("{}")
+    with pytest.raises(DatasetFormatError, match=r"refusing to load global .*system") as err:
+        read_h36m_layout(tmp_path, NAME)
+    assert "\n" not in str(err.value) and "weights_only" not in str(err.value)
+    assert not marker.exists()
+
+
+def test_no_code_in_src_loads_numpy_pickles():
+    """``allow_pickle=True`` runs what a crafted file asks for: nowhere in src/ (pickled
+    layouts go through ``epoch_kedro.data.formats.load_npz_objects``)."""
+    import ast
+
+    src = Path(__file__).resolve().parents[2] / "src"
+    found = [
+        f"{path.relative_to(src)}:{node.lineno}"
+        for path in src.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.keyword) and node.arg == "allow_pickle"
+        and not (isinstance(node.value, ast.Constant) and node.value.value is False)
+    ]  # fmt: skip
+    assert not found, found

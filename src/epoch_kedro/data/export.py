@@ -10,7 +10,8 @@ For a dataset ``name`` the exporter writes three files into one directory:
 - ``cameras_{name}.json``: VideoPose3D camera fields, in the Human3.6M extrinsic convention
   ``X_cam = q^-1 (X_world - translation)`` with ``translation`` the camera centre in mm.
 
-Both npz files hold pickled dicts like the real ones, so readers need ``allow_pickle=True``.
+Both npz files hold pickled dicts like the real ones; they are read back with the restricted
+unpickler of :mod:`epoch_kedro.data.formats`, never ``allow_pickle=True``.
 Samples are grouped by (subject, action, sequence) into ``action_key = f"{action} {sequence + 1}"``
 and frames are written in increasing ``frame`` order; the layout stores no frame numbers, so a
 reader sees frames 0..T-1. Camera ids are ``f"{subject}-cam{c}"`` with ``c`` the ``camera`` field.
@@ -27,6 +28,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from epoch_kedro.data.formats import load_npz_objects
 from epoch_kedro.data.validate import validate_dataset
 from epoch_kedro.errors import EpochError
 from epoch_kedro.geometry import h36m_extrinsics, make_K, rt_to_h36m_extrinsics
@@ -344,11 +346,10 @@ def export_h36m_layout(
 
 
 def _load_pickled(path: Path, key: str) -> Any:
-    """The object stored under ``key`` of a VideoPose3D npz file."""
-    with np.load(path, allow_pickle=True) as npz:
-        if key not in npz.files:
-            raise H36MLayoutError(f"{path}: missing key {key!r}; keys present: {npz.files}")
-        return npz[key].item()
+    """The object stored under ``key`` of a VideoPose3D npz file, read with the restricted
+    unpickler (:func:`~epoch_kedro.data.formats.load_npz_objects`): a crafted file runs
+    nothing, it is refused in one line."""
+    return load_npz_objects(path, (key,))[key]
 
 
 def _split_action_key(action_key: str) -> tuple[str, int]:
