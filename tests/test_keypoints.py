@@ -448,3 +448,19 @@ def test_an_unsure_nose_alone_follows_the_head_from_the_eyes(views):
     head, thorax = (converted.keypoints[:, JOINT_INDEX[j]] for j in ("Head", "Thorax"))
     np.testing.assert_allclose(converted.keypoints[:, JOINT_INDEX["Neck"]],
                                thorax + NOSE_ALONG * (head - thorax))  # fmt: skip
+
+
+def test_to_h36m_refuses_a_threshold_outside_0_1_and_never_takes_a_zero_confidence_point():
+    kp = np.zeros((1, 17, 3))
+    kp[..., :2] = np.arange(34).reshape(17, 2) + 100.0
+    kp[..., 2] = 0.9
+    kp[0, JOINT_INDEX["RWrist"]] = 0.0  # a detector's "not found"
+    converted = to_h36m(kp, "h36m", min_confidence=0.0)
+    assert np.isnan(converted.keypoints[0, JOINT_INDEX["RWrist"]]).all()
+    assert converted.confidence[0, JOINT_INDEX["RWrist"]] == 0.0
+    assert np.isfinite(np.delete(converted.keypoints[0], JOINT_INDEX["RWrist"], 0)).all()
+    for bad in (-0.1, 1.1, float("nan")):
+        with pytest.raises(
+            ValueError, match=r"min_confidence=.*: expected a confidence in \[0, 1\]"
+        ):
+            to_h36m(kp, "h36m", min_confidence=bad)

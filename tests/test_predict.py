@@ -369,13 +369,7 @@ def test_adapt_learns_from_the_call_writes_the_model_and_refuses_too_few_poses(
     assert lifted["adaptation"]["model"] == "liftnet_adapted.pt" and "adaptation" not in again
     np.savez(tmp_path / "in/poses.npz", keypoints=synthetic_small["kp2d"][:20])
     with pytest.raises(PredictError, match="--adapt needs at least 50 poses to lift, got 20"):
-        predict(
-            [str(tmp_path / "in")],
-            tmp_path / "few",
-            camera=camera_from_options(None, None, 60, (1000, 1000)),
-            liftnet=tiny_adaptable_liftnet_path,
-            adapt=AdaptConfig(),
-        )
+        _predict_adapting(tmp_path / "in", tmp_path / "few", tiny_adaptable_liftnet_path)
     assert not (tmp_path / "few").exists()
     assert main([*args, "--out", str(tmp_path / "x"), "--adapt-steps", "3"]) == 2
 
@@ -386,10 +380,52 @@ def test_adapt_with_a_liftnet_trained_before_adaptation_says_to_retrain(
     (tmp_path / "in").mkdir()
     np.savez(tmp_path / "in/poses.npz", keypoints=synthetic_small["kp2d"][:60])
     with pytest.raises(PredictError, match=r"carries no adaptation data.*make run"):
-        predict(
-            [str(tmp_path / "in")],
-            tmp_path / "o",
-            camera=camera_from_options(None, None, 60, (1000, 1000)),
-            liftnet=model_path,
-            adapt=AdaptConfig(),
-        )
+        _predict_adapting(tmp_path / "in", tmp_path / "o", model_path)
+
+
+def _predict_adapting(folder, out, liftnet):
+    """``predict`` with the default adaptation, a 60-degree lens on 1000 px frames."""
+    camera = camera_from_options(None, None, 60, (1000, 1000))
+    return predict([str(folder)], out, camera=camera, liftnet=liftnet, adapt=AdaptConfig())
+
+
+@pytest.mark.parametrize("value", ["-1.0", "nan", "1.5"])
+def test_a_confidence_threshold_outside_0_1_is_refused_in_one_line(value, scene, tmp_path):
+    _, kp17, _ = scene
+    (tmp_path / "in").mkdir()
+    np.savez(tmp_path / "in/poses.npz", keypoints=kp17)
+    with pytest.raises(PredictError, match=rf"--min-confidence {value}: expected a confidence"):
+        predict([str(tmp_path / "in")], tmp_path / "o", min_confidence=float(value))
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_zero_confidence_keypoint_is_missing_even_at_threshold_0(scene, model_path, tmp_path):
+    """OpenPose writes (0, 0, 0) for a joint it did not find: never a joint at pixel (0, 0)."""
+    _, kp17, _ = scene
+    files = _write("openpose25", kp17, tmp_path / "in", np.random.default_rng(0))
+    first = sorted((tmp_path / "in").glob("*.json"))[0]
+    doc = json.loads(first.read_text())
+    values = doc["people"][0]["pose_keypoints_2d"]
+    wrist = LAYOUTS["openpose25"].index("RWrist")
+    values[3 * wrist : 3 * wrist + 3] = [0.0, 0.0, 0.0]
+    first.write_text(json.dumps(doc))
+    camera = camera_from_options(None, None, 60, SIZE)
+    predict(files, tmp_path / "o", camera=camera, liftnet=model_path, min_confidence=0.0)
+    row = json.loads((tmp_path / "o/predictions.json").read_text())["predictions"][0]
+    assert row["present"][JOINT_INDEX["RWrist"]] is False
+    assert row["keypoints2d"][JOINT_INDEX["RWrist"]] is None
+
+
+def test_the_csv_quotes_a_source_with_a_comma_or_a_newline(scene, model_path, tmp_path):
+    import csv
+
+    _, kp17, _ = scene
+    folder = tmp_path / "cam1,take2"
+    folder.mkdir()
+    np.savez(folder / "poses\nsplit.npz", keypoints=kp17[:3])
+    predict([str(folder)], tmp_path / "o", camera=camera_from_options(None, None, 60, SIZE),
+            liftnet=model_path)  # fmt: skip
+    with open(tmp_path / "o/predictions.csv", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert len(rows) == 4 and {len(r) for r in rows} == {len(rows[0])}
+    assert rows[1][0] == str(folder / "poses\nsplit.npz")

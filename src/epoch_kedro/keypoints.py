@@ -327,8 +327,9 @@ def to_h36m(
 ) -> Converted:
     """Map ``(N, K, 2)`` or ``(N, K, 3)`` (x, y, confidence) keypoints of ``layout`` to H36M-17.
 
-    A joint is seen when it is finite and at least ``min_confidence`` confident (keypoints
-    without a confidence column count as confident); the others are NaN, never zeros. A
+    A joint is seen when it is finite, at least ``min_confidence`` confident (in [0, 1];
+    keypoints without a confidence column count as confident) and not of zero confidence (a
+    detector's "not found", whatever the threshold); the others are NaN, never zeros. A
     frame is usable, and lifted with the missing joints masked (docs/MISSING_JOINTS.md), when
     its pelvis (both hips: it places the person) and at least ``min_body_joints`` of the 15
     :data:`BODY_JOINTS` are seen; otherwise its reason says how much was seen and names the
@@ -336,6 +337,8 @@ def to_h36m(
     the ears, the top of the head and the shoulders where those are sure (:func:`_fallbacks`).
     """
     names = _layout(layout)
+    if not 0.0 <= min_confidence <= 1.0:  # NaN fails too
+        raise ValueError(f"min_confidence={min_confidence}: expected a confidence in [0, 1]")
     kp = np.asarray(keypoints, dtype=np.float64)
     if kp.ndim == 2:
         kp = kp[None]
@@ -346,6 +349,9 @@ def to_h36m(
     xy = kp[..., :2]
     conf = kp[..., 2] if kp.shape[2] == 3 else np.ones(kp.shape[:2])
     conf = np.where(np.isfinite(xy).all(-1), np.nan_to_num(conf, nan=0.0), 0.0)
+    # Zero confidence is how detectors write "not found" (OpenPose's 0, 0, 0): such a
+    # keypoint is missing whatever the threshold, never a coordinate at the origin.
+    conf = np.where(conf > 0, conf, -1.0)
     weights = mapping(layout)
     xy = np.nan_to_num(xy)
     out = np.einsum("jk,nkd->njd", weights, xy)
@@ -360,7 +366,7 @@ def to_h36m(
         for row, ok in zip(low, usable, strict=True)
     )
     out[low] = np.nan
-    return Converted(out, joint_conf, usable, reasons, fallback)
+    return Converted(out, np.maximum(joint_conf, 0.0), usable, reasons, fallback)
 
 
 def _too_little(low: np.ndarray, min_confidence: float, min_body_joints: int) -> str:

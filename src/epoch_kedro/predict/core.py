@@ -296,6 +296,8 @@ def predict(  # noqa: PLR0913 - the command's options, all keyword-only
     input, leaving ``out`` untouched.
     """
     files, kind = input_files(inputs)
+    if not 0.0 <= min_confidence <= 1.0:  # NaN fails too
+        raise PredictError(f"--min-confidence {min_confidence}: expected a confidence in [0, 1]")
     liftnet_path = _model(liftnet, DEFAULT_LIFTNET, "LiftNet", "--liftnet")
     if kind == "images":
         lifted, gravity = _from_images(files, camera, regnet, localizer, same_camera)

@@ -7,6 +7,7 @@ interrupt) leaves ``--out`` as it was.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -81,22 +82,24 @@ def _domain_columns(lifted: Lifted) -> list[tuple[str, str]]:
 def _csv(lifted: Lifted) -> bytes:
     """One row per pose: source, frame, person, skip reason, x, y, z of every joint (m), then
     RegNet's domain score and out-of-domain flag (appended last: the joint columns keep their
-    positions)."""
+    positions). Written by the csv module: a comma, quote or newline in a file name or a
+    reason is quoted, never a shifted column."""
     header = ["source", "frame", "person", "skipped"]
     header += [f"{j}_{a}" for j in JOINT_NAMES for a in "xyz"]
     header += ["domain_score", "out_of_domain"]
     numbers = io.StringIO()
     pose3d = lifted.pose3d.reshape(len(lifted.pose3d), -1)
     np.savetxt(numbers, pose3d, fmt="%.5f", delimiter=",")
-    lines = [",".join(header)]
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(header)
+    empty = [""] * pose3d.shape[1]
     rows = zip(lifted.source, lifted.frame, lifted.person, lifted.reasons,
                numbers.getvalue().splitlines(), _domain_columns(lifted), strict=True)  # fmt: skip
     for source, frame, person, reason, values, (score, flag) in rows:
-        if reason:
-            values = ",".join([""] * pose3d.shape[1])
-        lines.append(f"{source},{frame},{person},{(reason or '').replace(',', ';')},{values},"
-                     f"{score},{flag}")  # fmt: skip
-    return ("\n".join(lines) + "\n").encode()
+        joints = empty if reason else values.split(",")
+        writer.writerow([source, frame, person, reason or "", *joints, score, flag])
+    return text.getvalue().encode()
 
 
 def _domain_records(lifted: Lifted) -> list[dict[str, Any]]:
