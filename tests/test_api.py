@@ -73,6 +73,9 @@ def test_loading_something_else_fails_clearly(tmp_path):
          r"fx=1e\+09 px with cx=500 px implies a 5.73e-05 deg field of view"),
         (lambda kp, K, g: (kp, make_K(5.0, 5.0, 500.0, 500.0), g), r"implies a 179 deg field"),
         (lambda kp, K, g: (kp, K, 9.81 * g), r"gravity\[0\] has norm 9.81: expected a unit"),
+        (lambda kp, K, g: (kp, make_K(1000.0, 1000.0, -1000.0, -1000.0), g),
+         r"K\[0\]: principal point \(-1000, -1000\) px is not inside an image"),
+        (lambda kp, K, g: (kp, make_K(1000.0, 1000.0, 0.0, 0.0), g), r"principal point \(0, 0\)"),
     ],
 )  # fmt: skip
 def test_unit_mix_ups_are_refused_in_one_line(change, message, model_path, keypoints):

@@ -429,3 +429,22 @@ def test_the_csv_quotes_a_source_with_a_comma_or_a_newline(scene, model_path, tm
         rows = list(csv.reader(handle))
     assert len(rows) == 4 and {len(r) for r in rows} == {len(rows[0])}
     assert rows[1][0] == str(folder / "poses\nsplit.npz")
+
+
+def test_a_camera_whose_principal_point_or_image_size_cannot_be_is_refused(tmp_path):
+    """A principal point at or below zero, or outside the image, and a non-positive image size
+    gave silently wrong poses (753 mm with --image-size -2000 -2000)."""
+    with pytest.raises(PredictError, match=r"--image-size -2000 -2000: expected a width"):
+        camera_from_options(None, 1000.0, None, (-2000, -2000))
+    with pytest.raises(PredictError, match=r"--image-size 0 0"):
+        camera_from_options(None, None, 60.0, (0, 0))
+    K = [[1000, 0, 1500], [0, 1000, 500], [0, 0, 1]]
+    (tmp_path / "cam.json").write_text(json.dumps({"K": K, "image_size": [1000, 1000]}))
+    with pytest.raises(
+        PredictError, match=r"principal point \(1500, 500\) px is outside the 1000x"
+    ):
+        camera_from_options(str(tmp_path / "cam.json"))
+    K[0][2] = -10
+    (tmp_path / "cam.json").write_text(json.dumps({"K": K}))
+    with pytest.raises(PredictError, match=r"principal point \(-10, 500\) px is not inside"):
+        camera_from_options(str(tmp_path / "cam.json"))

@@ -23,17 +23,24 @@ def _first(rows: np.ndarray) -> int:
 
 
 def check_K(K: np.ndarray) -> None:
-    """Each K ``(N, 3, 3)`` must be ``[[fx, s, cx], [0, fy, cy], [0, 0, 1]]``, fx, fy > 0, and
-    imply a plausible field of view (where the principal point says how wide the image is)."""
+    """Each K ``(N, 3, 3)`` must be ``[[fx, s, cx], [0, fy, cy], [0, 0, 1]]``, fx, fy > 0, a
+    principal point inside an image (cx, cy > 0), and imply a plausible field of view."""
     upper = (np.abs(K[:, 1, 0]) + np.abs(K[:, 2, :2]).sum(-1) == 0) & np.isclose(K[:, 2, 2], 1)
     if not upper.all():
         raise ValueError(f"K[{_first(~upper)}] must be [[fx, s, cx], [0, fy, cy], [0, 0, 1]] "
                          "(is it transposed?)")  # fmt: skip
     if np.any(K[:, 0, 0] <= 0) or np.any(K[:, 1, 1] <= 0):
         raise ValueError("K has a non-positive focal length")
+    outside = (K[:, 0, 2] <= 0) | (K[:, 1, 2] <= 0)
+    if outside.any():
+        i = _first(outside)
+        raise ValueError(
+            f"K[{i}]: principal point ({K[i, 0, 2]:g}, {K[i, 1, 2]:g}) px is not inside an "
+            "image (expected cx, cy > 0, about half the image size)"
+        )
     cx, fx = K[:, 0, 2], K[:, 0, 0]
     fov = np.degrees(2 * np.arctan2(cx, fx))
-    bad = (cx > 0) & ((fov < FOV_RANGE_DEG[0]) | (fov > FOV_RANGE_DEG[1]))
+    bad = (fov < FOV_RANGE_DEG[0]) | (fov > FOV_RANGE_DEG[1])
     if bad.any():
         i = _first(bad)
         raise ValueError(

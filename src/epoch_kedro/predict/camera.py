@@ -117,6 +117,9 @@ def _camera_file(path: str) -> Camera:
         if np.any(size <= 0):
             raise PredictError(f"{path}: 'image_size' must be [W, H] in pixels")
         size = (int(size[0]), int(size[1]))
+        if K[0, 2] >= size[0] or K[1, 2] >= size[1]:
+            raise PredictError(f"{path}: the principal point ({K[0, 2]:g}, {K[1, 2]:g}) px is "
+                               f"outside the {size[0]}x{size[1]} image")  # fmt: skip
     return Camera(f"camera file {path}", K=K, dist=dist, image_size=size)
 
 
@@ -130,6 +133,9 @@ def camera_from_options(
     ``image_size``), ``--focal`` px or a horizontal ``--fov`` in degrees (the principal point
     at the image centre), or None when none is given. ``image_size`` (``--image-size``) fixes
     K at once for keypoint files."""
+    if image_size is not None and not all(side >= 1 for side in image_size):
+        raise PredictError(f"--image-size {image_size[0]} {image_size[1]}: expected a width and "
+                           "a height in pixels, both positive")  # fmt: skip
     if camera is not None:
         return _camera_file(camera)
     if focal is not None:
