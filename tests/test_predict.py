@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -448,3 +449,23 @@ def test_a_camera_whose_principal_point_or_image_size_cannot_be_is_refused(tmp_p
     (tmp_path / "cam.json").write_text(json.dumps({"K": K}))
     with pytest.raises(PredictError, match=r"principal point \(-10, 500\) px is not inside"):
         camera_from_options(str(tmp_path / "cam.json"))
+
+
+def test_a_killed_runs_staging_folder_is_removed_by_the_next_run(scene, model_path, tmp_path):
+    import subprocess as sp
+
+    _, kp17, _ = scene
+    out = tmp_path / "o"
+    gone = sp.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                  text=True, check=True).stdout.strip()  # fmt: skip
+    orphan = out / f".predict-staging-{gone}-abc"
+    alive = out / f".predict-staging-{os.getpid()}-def"
+    for folder in (orphan, alive):
+        folder.mkdir(parents=True)
+        (folder / "predictions.json").write_text("half")
+    (tmp_path / "in").mkdir()
+    np.savez(tmp_path / "in/poses.npz", keypoints=kp17)
+    predict([str(tmp_path / "in")], out, camera=camera_from_options(None, None, 60, SIZE),
+            liftnet=model_path)  # fmt: skip
+    assert not orphan.exists() and alive.exists()
+    assert json.loads((out / "predictions.json").read_text())["predictions"]

@@ -56,9 +56,14 @@ class Lifted:
 
 @contextmanager
 def staged(out: Path) -> Iterator[Path]:
-    """A staging folder inside ``out`` whose files replace those in ``out`` on success only."""
+    """A staging folder inside ``out`` whose files replace those in ``out`` on success only.
+
+    Its name carries this process's id; the staging folders of processes that are gone (a
+    run killed with -9 has no ``finally``) are removed first, those of live ones left alone.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(dir=out, prefix=".predict-staging-"))
+    _remove_orphan_stages(out)
+    stage = Path(tempfile.mkdtemp(dir=out, prefix=f"{STAGING_PREFIX}{os.getpid()}-"))
     try:
         yield stage
         for path in sorted(stage.rglob("*")):
@@ -68,6 +73,29 @@ def staged(out: Path) -> Iterator[Path]:
                 os.replace(path, target)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+#: Prefix of predict's staging folders: ``.predict-staging-<pid>-<random>``.
+STAGING_PREFIX = ".predict-staging-"
+
+
+def _remove_orphan_stages(out: Path) -> None:
+    """Remove the staging folders in ``out`` whose process no longer runs (or that predate the
+    process id in the name)."""
+    for stage in out.glob(f"{STAGING_PREFIX}*"):
+        pid = stage.name.removeprefix(STAGING_PREFIX).split("-", 1)[0]
+        if stage.is_dir() and not (pid.isdigit() and _alive(int(pid))):
+            shutil.rmtree(stage, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
 
 
 def _domain_columns(lifted: Lifted) -> list[tuple[str, str]]:
