@@ -246,6 +246,22 @@ def test_plot_of_a_keypoint_sequence(scene, model_path, tmp_path):
     assert names == ["walk.gif", "walk_0.png", "walk_1.png", "walk_2.png"]
 
 
+def test_equal_file_names_in_two_folders_get_their_own_pictures(scene, model_path, tmp_path):
+    """camA/walk.npz and camB/walk.npz: every pose its picture, every sequence its GIF."""
+    _, kp17, _ = scene
+    for cam, rows in (("camA", kp17[:3]), ("camB", kp17[3:6])):
+        (tmp_path / cam).mkdir()
+        np.savez(tmp_path / cam / "walk.npz", keypoints=rows)
+    summary = predict([str(tmp_path / "camA"), str(tmp_path / "camB")], tmp_path / "out",
+                      image_size=SIZE, liftnet=model_path, plot=True)  # fmt: skip
+    plots = tmp_path / "out/plots"
+    names = sorted(p.name for p in plots.iterdir())
+    assert names == [f"{cam}_walk{end}" for cam in ("camA", "camB")
+                     for end in (".gif", "_0.png", "_1.png", "_2.png")]  # fmt: skip
+    assert len([f for f in summary["files"] if "/plots/" in f]) == len(names)
+    assert (plots / "camA_walk.gif").read_bytes() != (plots / "camB_walk.gif").read_bytes()
+
+
 @pytest.mark.parametrize("layout", ["openpose25", "openpose25b", "openpose18"])
 def test_layout_openpose_means_either_openpose_layout(layout, scene, model_path, tmp_path):
     _, kp17, _ = scene

@@ -3,6 +3,7 @@ an animated GIF per input file or image folder."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -25,6 +26,20 @@ def _name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "pose"
 
 
+def _stems(paths: list[str], files: bool = True) -> dict[str, str]:
+    """A name per distinct path: its path below the deepest folder the paths' parents share
+    (for ``files``, without the file's extension), so that equal names in two folders
+    (camA/0001.png, camB/0001.png) stay apart."""
+    full = {p: os.path.abspath(p) for p in set(paths)}
+    root = os.path.commonpath([os.path.dirname(f) for f in full.values()]) if full else ""
+    names = {}
+    for path, absolute in full.items():
+        below = Path(os.path.relpath(absolute, root))
+        parts = below.with_suffix("").parts if files and below.suffix else below.parts
+        names[path] = _name("_".join(parts))
+    return names
+
+
 def _picture(lifted: Lifted, i: int, images: bool) -> tuple[np.ndarray | None, float]:
     if not images:
         return None, 1.0
@@ -41,12 +56,14 @@ def write_plots(lifted: Lifted, folder: Path, images: bool) -> list[Path]:
     plots.mkdir()
     groups: dict[str, list[Path]] = {}
     lifted_rows = np.flatnonzero(lifted.usable)
+    stems = _stems([lifted.source[i] for i in lifted_rows])
     for i in progress(lifted_rows, "Plotting poses", unit="pose"):
         source = Path(lifted.source[i])
+        stem = stems[lifted.source[i]]
         person = f"_{lifted.person[i]}" if lifted.person[i] else ""
-        path = plots / f"{_name(source.stem)}_{_name(str(lifted.frame[i]))}{person}.png"
+        path = plots / f"{stem}_{_name(str(lifted.frame[i]))}{person}.png"
         if images:
-            path = plots / f"{_name(source.stem)}{person}.png"
+            path = plots / f"{stem}{person}.png"
         image, scale = _picture(lifted, i, images)
         title = f"{source.name} frame {lifted.frame[i]}" + (
             f" person {person[1:]}" if person else ""
@@ -57,9 +74,10 @@ def write_plots(lifted: Lifted, folder: Path, images: bool) -> list[Path]:
         group = str(source.parent) if images else str(source.with_suffix(""))
         groups.setdefault(group, []).append(path)
     written = [p for paths in groups.values() for p in paths]
+    names = _stems(list(groups), files=False)
     for group, paths in groups.items():
         if len(paths) > 1:
-            written.append(_gif(paths, plots / f"{_name(Path(group).name)}.gif"))
+            written.append(_gif(paths, plots / f"{names[group]}.gif"))
     return written
 
 
