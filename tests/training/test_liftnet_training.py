@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 
 import numpy as np
@@ -113,10 +114,17 @@ def test_interrupted_training_resumes_to_the_same_weights(setup, tmp_path):
     changed["pose2d"][0, 3, 0] += 0.01
     with pytest.raises(CheckpointError, match=r"last\.pt: refusing to resume, the training data"):
         T.train_liftnet(changed, split, bones, flow, config(2), checkpoint=ckpt, resume=True)
+    # Nor with another prior: a model of two priors is no model.
+    other = copy.deepcopy(flow)
+    with torch.no_grad():
+        next(other.parameters()).add_(0.01)
+    with pytest.raises(CheckpointError, match=r"refusing to resume, the prior it trains with"):
+        T.train_liftnet(split, split, bones, other, config(2), checkpoint=ckpt, resume=True)
     resumed, result = T.train_liftnet(
         split, split, bones, flow, config(2), checkpoint=ckpt, resume=True
     )
     assert [h["epoch"] for h in result.history] == [1, 2]
+    assert "inputs" not in result.training  # fingerprints stay out of the artifact
     for key, value in straight.state_dict().items():
         torch.testing.assert_close(resumed.state_dict()[key], value)
 

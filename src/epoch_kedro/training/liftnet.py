@@ -250,6 +250,7 @@ def train_liftnet(
         checkpoint=checkpoint,
         resume=resume,
         meta=meta,
+        inputs={"prior": flow.state_dict()},  # a resumed run must keep the prior it started with
     )
     model.load_state_dict(result.best_state)
     return model.eval().cpu(), result

@@ -157,7 +157,11 @@ def _changes(old: dict, new: dict) -> list[str]:
     if before.get("data") != after.get("data"):
         changes.append("the training data changed")
     for key in sorted((set(before) | set(after)) - {"data"}):
-        if before.get(key) != after.get(key):
+        if before.get(key) == after.get(key):
+            continue
+        if key.startswith("inputs."):  # a fingerprint: its value says nothing to a reader
+            changes.append(f"the {key.removeprefix('inputs.')} it trains with changed")
+        else:
             changes.append(f"{key} {before.get(key)!r} -> {after.get(key)!r}")
     return changes
 
@@ -181,7 +185,7 @@ def _resume(path: Path | None, meta: dict, model, optimizer, scheduler, generato
     return state["epoch"] + 1, state["history"], state["best_state"], state["best_score"]
 
 
-def fit(
+def fit(  # noqa: PLR0913 - the model, its data and losses, and what makes a run resumable
     model: nn.Module,
     train: Batch,
     loss_fn: LossFn,
@@ -191,12 +195,15 @@ def fit(
     checkpoint: Path | None = None,
     resume: bool = False,
     meta: dict[str, Any] | None = None,
+    inputs: dict[str, Any] | None = None,
 ) -> FitResult:
     """Train ``model`` on the tensors of ``train`` (moved to the device), keeping the best epoch.
 
     After each epoch the full state (model, optimizer, scheduler, shuffling generator, history,
     best weights) goes to ``checkpoint``; with ``resume`` a compatible checkpoint continues.
-    ``meta`` (plain values; its ``"name"`` labels progress and logs) must match to resume.
+    ``meta`` (plain values; its ``"name"`` labels progress and logs) must match to resume, and
+    so must the training data and ``inputs``: the other artifacts the run trains with (e.g.
+    ``{"prior": flow.state_dict()}``), fingerprinted.
     """
     fingerprint = content_hash(train)  # a resumed run must train on the data it started on
     generator = seed_everything(config.seed)
@@ -215,6 +222,8 @@ def fit(
     # on with another number of processes; nothing else may change.
     loop = {k: v for k, v in config.to_dict().items() if k not in ("epochs", "devices")}
     meta = {"name": "model", "loop": loop, **(meta or {}), "data": fingerprint}
+    if inputs:
+        meta["inputs"] = {name: content_hash({name: value}) for name, value in inputs.items()}
     name = meta["name"]
     bf16 = _bf16_steps(model, train, loss_fn, config, device, ranks)
     start, history, best_state, best_score = 0, [], None, math.inf
@@ -279,7 +288,7 @@ def fit(
     if best_state is None:  # zero epochs requested
         best_state = _snapshot(model)
     precision = "bf16" if bf16 else "fp32"
-    training = {k: v for k, v in meta.items() if k not in ("name", "data")}
+    training = {k: v for k, v in meta.items() if k not in ("name", "data", "inputs")}
     training.update(loop=config.to_dict(), precision=precision)
     return FitResult(best_state, history, precision, training)
 

@@ -322,8 +322,10 @@ def train_regnet(
     meta = {"name": "regnet", "model": config.model.to_dict(), "samples": len(train_t["image"])}
     # The best epoch is the one with the lowest 2D validation error (2D labels are allowed).
     loop = replace(config.loop, monitor="px_error")
+    prior = {} if flow is None else {"prior": flow.state_dict()}  # resumed: the same prior
     result = fit(
-        model, train_t, loss_fn, validate_fn, loop, checkpoint=checkpoint, resume=resume, meta=meta
-    )
+        model, train_t, loss_fn, validate_fn, loop,
+        checkpoint=checkpoint, resume=resume, meta=meta, inputs=prior,
+    )  # fmt: skip
     model.load_state_dict(result.best_state)
     return model.eval().cpu(), result
