@@ -81,3 +81,40 @@ def test_a_gathered_table_batches_and_hashes_as_its_rows_would():
     assert content_hash({"image": gathered}) == content_hash({"image": whole})
     chunked = list(gathered.tensor_chunks(rows=3))
     assert [len(c) for c in chunked] == [3, 1]
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"lr": math.inf}, r"loop.lr=inf: expected a finite number > 0"),
+        ({"lr": 0.0}, r"loop.lr=0.0: expected a finite number > 0"),
+        ({"lr": math.nan}, r"loop.lr=nan"),
+        ({"weight_decay": -1e-5}, r"loop.weight_decay=-1e-05: expected a finite number >= 0"),
+        ({"batch_size": 0}, r"loop.batch_size=0: expected >= 1"),
+        ({"epochs": -1}, r"loop.epochs=-1: expected >= 0"),
+        ({"device": "tpu"}, r"loop.device='tpu': expected auto, cpu or cuda"),
+    ],
+)
+def test_loop_settings_that_cannot_train_are_refused_before_training(settings, message):
+    with pytest.raises(ValueError, match=message):
+        LoopConfig(**settings)
+
+
+def test_a_cuda_device_on_a_machine_without_one_is_refused_in_one_line(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match=r"loop.device='cuda': this machine has no CUDA device"):
+        LoopConfig(device="cuda")
+    assert LoopConfig(device="cpu").device == "cpu" and LoopConfig().device == "auto"
+
+
+def test_negative_or_infinite_loss_weights_are_refused():
+    from epoch_kedro.training.liftnet import LossWeights, training_config
+    from epoch_kedro.training.regnet import RegNetLossWeights
+
+    with pytest.raises(ValueError, match=r"losses.flow=-1.0: a loss weight must be a finite"):
+        LossWeights(flow=-1.0)
+    with pytest.raises(ValueError, match=r"losses.kp2d=inf"):
+        RegNetLossWeights(kp2d=math.inf)
+    with pytest.raises(ValueError, match=r"losses.cycle_2d=-0.5"):
+        training_config({"losses": {"cycle_2d": -0.5}})
+    assert LossWeights(flow=0.0).flow == 0.0  # 0 switches a term off
