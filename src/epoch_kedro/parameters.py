@@ -11,6 +11,8 @@ first node runs (:mod:`epoch_kedro.hooks`): a bad ``--params`` never costs an ar
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -49,6 +51,8 @@ def _range_error(name: str, value: Any) -> str | None:
     """What ``value`` of field ``name`` should be, or None when it is fine."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
+    if not math.isfinite(value):
+        return "a finite number"
     rules = (
         (AT_LEAST_ONE, value >= 1, "an integer >= 1"),
         (NON_NEGATIVE, value >= 0, ">= 0"),
@@ -63,17 +67,35 @@ def _range_error(name: str, value: Any) -> str | None:
 
 
 def check_ranges(config: Any, prefix: str) -> None:
-    """Every field of the dataclass ``config`` (recursively) within its range."""
+    """Every field of the dataclass ``config`` (recursively) within its range: every number
+    finite, every loss weight >= 0, a device this machine has."""
     for field in dataclasses.fields(config):
         value = getattr(config, field.name)
         path = f"{prefix}.{field.name}"
         if dataclasses.is_dataclass(value):
             check_ranges(value, path)
             continue
+        if field.name == "device" and isinstance(value, str):
+            _device(value, path)
         for item in value if isinstance(value, tuple) else (value,):
             expected = _range_error(field.name, item)
+            if expected is None and prefix.endswith(".losses") and _number(item) and item < 0:
+                expected = "a loss weight >= 0 (0 switches the term off)"
             if expected:
                 raise ParameterError(f"{path}={value!r}: expected {expected}")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _device(value: str, path: str) -> None:
+    from epoch_kedro.training.loop import check_device
+
+    try:
+        check_device(value)
+    except ValueError as err:
+        raise ParameterError(str(err).replace("loop.device", path, 1)) from None
 
 
 def _choice(value: Any, name: str, choices: tuple[str, ...]) -> None:
@@ -151,6 +173,13 @@ def _builders() -> dict[str, Callable[[dict[str, Any], dict[str, Any]], list]]:
         prefix = "evaluation.detector_noise"
         return [(prefix, from_params(DetectorNoise, noise, prefix))]
 
+    def adapt(p, _):
+        from epoch_kedro.training.adapt import AdaptConfig
+
+        config = from_params(AdaptConfig, p, "adapt")
+        config.validate()
+        return [("adapt", config)]
+
     return {
         "dataset": dataset,
         "synthetic": lambda p, _: [("synthetic", SyntheticConfig.from_params(dict(p)))],
@@ -170,13 +199,25 @@ def _builders() -> dict[str, Callable[[dict[str, Any], dict[str, Any]], list]]:
         "liftnet_reference": lift("liftnet_reference"),
         "evaluation": evaluation,
         "cross_dataset": lambda p, _: dataset(p.get("dataset") or {}, _, "cross_dataset.dataset"),
+        "adapt": adapt,
     }
+
+
+#: Parameter groups that no stage builds into a typed configuration, but pipelines read.
+PLAIN_GROUPS = ("splits", "report")
 
 
 def check_parameters(params: dict[str, Any]) -> None:
     """Build and range-check every known parameter group of ``params``; raise
-    :class:`ParameterError` (one line) at the first problem."""
-    for group, build in _builders().items():
+    :class:`ParameterError` (one line) at the first problem, an unknown group included
+    (``liftnett.loop.epochs=3`` would otherwise be ignored without a word)."""
+    builders = _builders()
+    known = sorted({*builders, *PLAIN_GROUPS})
+    for group in sorted(set(params) - set(known)):
+        nearest = difflib.get_close_matches(group, known, n=1)
+        hint = f"did you mean {nearest[0]!r}? " if nearest else ""
+        raise ParameterError(f"{group}: unknown parameter group; {hint}known: {known}")
+    for group, build in builders.items():
         if group not in params or params[group] is None:
             continue
         if not isinstance(params[group], dict):

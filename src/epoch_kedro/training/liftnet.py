@@ -38,9 +38,6 @@ class LossWeights:
     bending: float = 1.0
     deformation: float = 1.0
 
-    def __post_init__(self) -> None:
-        losses.check_weights(self)
-
 
 @dataclass(frozen=True)
 class CycleConfig:

@@ -58,19 +58,6 @@ class LoopConfig:
         if self.schedule not in SCHEDULES:
             raise ValueError(f"loop.schedule={self.schedule!r}; choose one of {list(SCHEDULES)}")
         check_precision(self.precision)
-        for name in ("lr", "grad_clip"):
-            if not 0 < getattr(self, name) < math.inf:  # NaN fails too
-                raise ValueError(f"loop.{name}={getattr(self, name)}: expected a finite number > 0")
-        for name in ("weight_decay", "lr_decay"):
-            if not 0 <= getattr(self, name) < math.inf:
-                raise ValueError(
-                    f"loop.{name}={getattr(self, name)}: expected a finite number >= 0"
-                )
-        for name, least in (("epochs", 0), ("batch_size", 1), ("devices", 1),
-                            ("max_steps_per_epoch", 0), ("warmup_steps", 0)):  # fmt: skip
-            if getattr(self, name) < least:
-                raise ValueError(f"loop.{name}={getattr(self, name)}: expected >= {least}")
-        check_device(self.device)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -6,9 +6,6 @@ All poses are ``(N, 17, 3)`` metres in camera coordinates; 2D poses are normalis
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict
-
 import torch
 
 from epoch_kedro.skeleton import ELBOWS, JOINT_INDEX, KNEES, SYMMETRIC_BONES, bone_lengths
@@ -97,11 +94,3 @@ def flow_nll(flow, pose2d: torch.Tensor, cap: float = 10.0) -> torch.Tensor:
     """
     nll = -flow.log_prob(pose2d) / flow.config.n_components
     return torch.where(nll > cap, cap + torch.log1p((nll - cap).clamp_min(0)), nll).mean()
-
-
-def check_weights(weights) -> None:
-    """Every field of a loss-weight dataclass must be finite and >= 0; one line naming it."""
-    for name, value in asdict(weights).items():
-        if not 0 <= value < math.inf:  # NaN fails too
-            raise ValueError(f"losses.{name}={value}: a loss weight must be a finite number "
-                             ">= 0 (0 switches the term off)")  # fmt: skip

@@ -44,9 +44,6 @@ class RegNetLossWeights:
     flow: float = 0.1
     focal_prior: float = 0.002
 
-    def __post_init__(self) -> None:
-        losses.check_weights(self)
-
 
 @dataclass(frozen=True)
 class AugmentConfig:
