@@ -32,7 +32,7 @@ from epoch_kedro.models.flow import PoseFlow
 from epoch_kedro.models.liftnet import LiftNet
 from epoch_kedro.training.liftnet import LiftTrainingConfig, cycle_terms, training_config
 from epoch_kedro.utils.progress import progress
-from epoch_kedro.utils.runtime import seed_everything
+from epoch_kedro.utils.runtime import pick_device, seed_everything
 
 logger = logging.getLogger(__name__)
 
@@ -102,11 +102,12 @@ def adapt_liftnet(
             "with fewer, the held-back check is too small to tell a better model"
         )
     seed_everything(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
-    model, flow = copy.deepcopy(model).float().cpu(), copy.deepcopy(flow).float().cpu()
+    generator = torch.Generator().manual_seed(config.seed)  # on the CPU, as in training
+    device = pick_device("auto")  # CUDA when available, else the CPU
+    model, flow = copy.deepcopy(model).float().to(device), copy.deepcopy(flow).float().to(device)
     if config.bone_ratio is not None:
         training = replace(training, losses=replace(training.losses, bone_ratio=config.bone_ratio))
-    user, replay = every_field(user), every_field(replay)
+    user, replay = (_on(every_field(batch), device) for batch in (user, replay))
     fit_part, held = _split(user, config.holdout, generator)
     flow_record = _refit_flow(flow, _complete(model, user), replay["pose2d"], config, generator)
     lift_record = _fine_tune(model, flow, fit_part, held, replay, training, config, generator)
@@ -130,7 +131,11 @@ def _split(user: Tensors, holdout: float, generator: torch.Generator) -> tuple[T
 
 
 def _rows(batch: Tensors, idx: torch.Tensor) -> Tensors:
-    return {key: value[idx] for key, value in batch.items()}
+    return {key: value[idx.to(value.device)] for key, value in batch.items()}
+
+
+def _on(batch: Tensors, device: torch.device) -> Tensors:
+    return {key: value.to(device) for key, value in batch.items()}
 
 
 def _complete(model: LiftNet, user: Tensors) -> torch.Tensor:
@@ -199,7 +204,7 @@ def _refit_flow(
 
     def loss_fn() -> torch.Tensor:
         x = _mixed(*sources, config.batch_size, config.replay_share, generator)["pose2d"]
-        x = x + noise * torch.randn(x.shape, generator=generator)
+        x = x + noise * torch.randn(x.shape, generator=generator).to(x)
         return -flow.log_prob(x).mean() / flow.config.n_components
 
     _adam_steps(parameters, config.flow_lr, config.flow_steps, loss_fn, "adapting the 2D prior")
