@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -485,3 +486,24 @@ def test_a_killed_runs_staging_folder_is_removed_by_the_next_run(scene, model_pa
             liftnet=model_path)  # fmt: skip
     assert not orphan.exists() and alive.exists()
     assert json.loads((out / "predictions.json").read_text())["predictions"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("poses.npz", b"", r"poses.npz: not a readable npz, empty or truncated"),
+        ("poses.npz", b"PK\x03\x04 cut here", r"poses.npz: not a readable npz, empty or truncated"),
+        ("poses.csv", b"Nose_x,Nose_y\n\xe9\xe9,1\n", r"poses.csv: not UTF-8 text .*save the CSV"),
+    ],
+)
+def test_an_empty_truncated_or_non_utf8_file_is_one_line_and_exit_2(
+    name, content, message, model_path, tmp_path, capsys
+):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / name).write_bytes(content)
+    args = [str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--fov", "60",
+            "--image-size", "1000", "1000", "--liftnet", str(model_path)]  # fmt: skip
+    assert main(args) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and re.search(message, lines[0]), lines
+    assert not (tmp_path / "o").exists()

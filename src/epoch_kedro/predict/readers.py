@@ -10,6 +10,7 @@ import csv
 import json
 import logging
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -286,10 +287,17 @@ def _confidence(row: dict, joint: str) -> float:
 def _read_csv(source: Path, options: ReadOptions) -> tuple[np.ndarray, str]:
     """CSV keypoints, one row per frame: ``<joint>_x, <joint>_y[, <joint>_c]`` columns named
     as in the layout; MediaPipe's normalised coordinates are scaled by ``--image-size``."""
-    with source.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        rows = list(reader)
-        name = _csv_layout(list(reader.fieldnames or []), options.layout, source)
+    try:
+        with source.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+            fields = list(reader.fieldnames or [])
+    except UnicodeDecodeError as err:
+        raise PredictError(f"{source}: not UTF-8 text ({err.reason} at byte {err.start}); "
+                           "save the CSV as UTF-8") from None  # fmt: skip
+    except (OSError, csv.Error) as err:
+        raise PredictError(f"{source}: not a readable CSV ({err})") from None
+    name = _csv_layout(fields, options.layout, source)
     if not rows:
         raise PredictError(f"{source}: empty CSV")
     try:
@@ -312,7 +320,12 @@ def _read_table(source: Path, poses: Poses | None, options: ReadOptions) -> Pose
     layout = options.layout
     if source.suffix.lower() == ".npz":
         try:
-            kp = np.load(source)["keypoints"].astype(np.float64)
+            with np.load(source, allow_pickle=False) as npz:
+                kp = npz["keypoints"].astype(np.float64)
+        except (EOFError, zipfile.BadZipFile) as err:
+            raise PredictError(
+                f"{source}: not a readable npz, empty or truncated ({err})"
+            ) from None
         except (OSError, KeyError, ValueError) as err:
             raise PredictError(f"{source}: expected an npz with 'keypoints' ({err})") from None
     else:
