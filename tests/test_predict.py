@@ -507,3 +507,34 @@ def test_an_empty_truncated_or_non_utf8_file_is_one_line_and_exit_2(
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and re.search(message, lines[0]), lines
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("damage", ["config", "weights", "bytes"])
+def test_a_damaged_or_foreign_model_file_is_one_line_and_exit_2(
+    damage, scene, model_path, tmp_path, capsys
+):
+    import torch
+
+    from epoch_kedro.utils.checkpoint import CHECKSUM_KEY, save_checkpoint
+
+    _, kp17, _ = scene
+    artifact = torch.load(model_path, weights_only=True)
+    artifact.pop(CHECKSUM_KEY)
+    bad = tmp_path / "liftnet.pt"
+    if damage == "config":
+        artifact["config"] = {**artifact["config"], "bogus": 1}
+    elif damage == "weights":
+        artifact["state_dict"] = dict(list(artifact["state_dict"].items())[1:])
+    save_checkpoint(artifact, bad)
+    if damage == "bytes":
+        data = bytearray(bad.read_bytes())
+        data[len(data) // 2] ^= 1
+        bad.write_bytes(bytes(data))
+    (tmp_path / "in").mkdir()
+    np.savez(tmp_path / "in/poses.npz", keypoints=kp17)
+    args = [str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--fov", "60",
+            "--image-size", "1000", "1000", "--liftnet", str(bad)]  # fmt: skip
+    assert main(args) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"epoch-kedro predict: {bad}: "), lines
+    assert not (tmp_path / "o").exists()

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from epoch_kedro.errors import CheckpointError
 from epoch_kedro.inference.checks import check_lift_inputs, result_warnings
 from epoch_kedro.inference.lifting import check_present, inputs_from_keypoints, predict_poses
 from epoch_kedro.models.artifacts import (
@@ -51,17 +52,32 @@ __all__ = [
 def load_liftnet(path: str | Path, device: str = "auto") -> LiftNet:
     """A trained LiftNet artifact (``data/06_models/liftnet.pt``), in eval mode on ``device``
     (``auto``: CUDA when available, else the CPU)."""
-    return liftnet_from_artifact(load_checkpoint(path)).to(pick_device(device))
+    return _load(path, liftnet_from_artifact, device)
 
 
 def load_regnet(path: str | Path, device: str = "auto") -> RegNet:
     """A trained RegNet artifact (``data/06_models/regnet.pt``), as :func:`load_liftnet`."""
-    return regnet_from_artifact(load_checkpoint(path)).to(pick_device(device))
+    return _load(path, regnet_from_artifact, device)
 
 
 def load_localizer(path: str | Path, device: str = "auto") -> Localizer:
     """A trained localiser artifact (``data/06_models/localizer.pt``), as :func:`load_liftnet`."""
-    return localizer_from_artifact(load_checkpoint(path)).to(pick_device(device))
+    return _load(path, localizer_from_artifact, device)
+
+
+def _load(path: str | Path, rebuild, device: str):
+    """``rebuild(artifact)`` on ``device``; an artifact whose config or weights do not fit
+    the network (another version, a damaged or hand-edited file) is one line naming it."""
+    artifact = load_checkpoint(path)
+    try:
+        model = rebuild(artifact)
+    except (TypeError, KeyError, RuntimeError) as err:
+        first = " ".join(str(err).split())[:300]
+        raise CheckpointError(
+            f"{path}: not a model this version can load ({first}); re-run the pipeline "
+            "that writes it (make run)"
+        ) from None
+    return model.to(pick_device(device))
 
 
 def _as_batch(value: np.ndarray, name: str, shape: tuple[int, ...], n: int) -> np.ndarray:

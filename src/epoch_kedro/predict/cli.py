@@ -7,6 +7,7 @@ import sys
 from collections import Counter
 from dataclasses import replace
 
+from epoch_kedro.errors import EpochError
 from epoch_kedro.keypoints import LAYOUTS
 from epoch_kedro.predict.camera import DEFAULT_FOV_DEG, camera_from_options
 from epoch_kedro.predict.core import DEFAULT_LIFTNET, DEFAULT_LOCALIZER, DEFAULT_REGNET, predict
@@ -120,8 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             plot=args.plot,
             adapt=adapt,
         )
-    except PredictError as err:
-        print(f"epoch-kedro predict: {err}", file=sys.stderr)
+    except EpochError as err:  # bad input, a missing or damaged model: one line, exit 2
+        print(f"epoch-kedro predict: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
     _report(summary)
     return 0
