@@ -117,3 +117,24 @@ def smoke_run(tmp_path_factory):
     result = kedro_run(project, "--pipeline=full")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return project
+
+
+@pytest.fixture(scope="module")
+def model_path(tiny_liftnet_path):
+    """The small untrained LiftNet artifact, under the name predict's tests use."""
+    return tiny_liftnet_path
+
+
+@pytest.fixture(scope="module")
+def scene(synthetic_small):
+    """Frames of one camera: true camera-frame 3D, exact 2D and the camera's K."""
+    from epoch_kedro.geometry import project, world_to_camera
+
+    K = synthetic_small["K"][0].astype(np.float64)
+    rows = np.flatnonzero(np.all(np.isclose(synthetic_small["K"], K), axis=(1, 2)))[:24]
+    X = world_to_camera(
+        synthetic_small["pose3d_world"][rows].astype(np.float64),
+        synthetic_small["R"][rows].astype(np.float64),
+        synthetic_small["t"][rows].astype(np.float64),
+    )
+    return X, project(X, K), K

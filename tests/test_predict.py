@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import re
 import subprocess
 import sys
 
@@ -13,7 +11,7 @@ import pytest
 
 from epoch_kedro.api import lift, load_liftnet
 from epoch_kedro.evaluation.metrics import pose_metrics
-from epoch_kedro.geometry import project, project_distorted, world_to_camera
+from epoch_kedro.geometry import project_distorted
 from epoch_kedro.keypoints import LAYOUTS
 from epoch_kedro.predict import (
     PredictError,
@@ -29,24 +27,6 @@ from epoch_kedro.training.adapt import AdaptConfig
 from tests.test_keypoints import _EARS, _FACE, _in_layout, _seen_from_behind, _views
 
 SIZE = (1000, 1000)
-
-
-@pytest.fixture(scope="module")
-def model_path(tiny_liftnet_path):
-    return tiny_liftnet_path
-
-
-@pytest.fixture(scope="module")
-def scene(synthetic_small):
-    """Frames of one camera: true camera-frame 3D, exact 2D and the camera's K."""
-    K = synthetic_small["K"][0].astype(np.float64)
-    rows = np.flatnonzero(np.all(np.isclose(synthetic_small["K"], K), axis=(1, 2)))[:24]
-    X = world_to_camera(
-        synthetic_small["pose3d_world"][rows].astype(np.float64),
-        synthetic_small["R"][rows].astype(np.float64),
-        synthetic_small["t"][rows].astype(np.float64),
-    )
-    return X, project(X, K), K
 
 
 def _write(layout: str, kp17: np.ndarray, folder, rng) -> list[str]:
@@ -247,22 +227,6 @@ def test_plot_of_a_keypoint_sequence(scene, model_path, tmp_path):
     assert names == ["walk.gif", "walk_0.png", "walk_1.png", "walk_2.png"]
 
 
-def test_equal_file_names_in_two_folders_get_their_own_pictures(scene, model_path, tmp_path):
-    """camA/walk.npz and camB/walk.npz: every pose its picture, every sequence its GIF."""
-    _, kp17, _ = scene
-    for cam, rows in (("camA", kp17[:3]), ("camB", kp17[3:6])):
-        (tmp_path / cam).mkdir()
-        np.savez(tmp_path / cam / "walk.npz", keypoints=rows)
-    summary = predict([str(tmp_path / "camA"), str(tmp_path / "camB")], tmp_path / "out",
-                      image_size=SIZE, liftnet=model_path, plot=True)  # fmt: skip
-    plots = tmp_path / "out/plots"
-    names = sorted(p.name for p in plots.iterdir())
-    assert names == [f"{cam}_walk{end}" for cam in ("camA", "camB")
-                     for end in (".gif", "_0.png", "_1.png", "_2.png")]  # fmt: skip
-    assert len([f for f in summary["files"] if "/plots/" in f]) == len(names)
-    assert (plots / "camA_walk.gif").read_bytes() != (plots / "camB_walk.gif").read_bytes()
-
-
 @pytest.mark.parametrize("layout", ["openpose25", "openpose25b", "openpose18"])
 def test_layout_openpose_means_either_openpose_layout(layout, scene, model_path, tmp_path):
     _, kp17, _ = scene
@@ -407,48 +371,6 @@ def _predict_adapting(folder, out, liftnet):
     return predict([str(folder)], out, camera=camera, liftnet=liftnet, adapt=AdaptConfig())
 
 
-@pytest.mark.parametrize("value", ["-1.0", "nan", "1.5"])
-def test_a_confidence_threshold_outside_0_1_is_refused_in_one_line(value, scene, tmp_path):
-    _, kp17, _ = scene
-    (tmp_path / "in").mkdir()
-    np.savez(tmp_path / "in/poses.npz", keypoints=kp17)
-    with pytest.raises(PredictError, match=rf"--min-confidence {value}: expected a confidence"):
-        predict([str(tmp_path / "in")], tmp_path / "o", min_confidence=float(value))
-    assert not (tmp_path / "o").exists()
-
-
-def test_a_zero_confidence_keypoint_is_missing_even_at_threshold_0(scene, model_path, tmp_path):
-    """OpenPose writes (0, 0, 0) for a joint it did not find: never a joint at pixel (0, 0)."""
-    _, kp17, _ = scene
-    files = _write("openpose25", kp17, tmp_path / "in", np.random.default_rng(0))
-    first = sorted((tmp_path / "in").glob("*.json"))[0]
-    doc = json.loads(first.read_text())
-    values = doc["people"][0]["pose_keypoints_2d"]
-    wrist = LAYOUTS["openpose25"].index("RWrist")
-    values[3 * wrist : 3 * wrist + 3] = [0.0, 0.0, 0.0]
-    first.write_text(json.dumps(doc))
-    camera = camera_from_options(None, None, 60, SIZE)
-    predict(files, tmp_path / "o", camera=camera, liftnet=model_path, min_confidence=0.0)
-    row = json.loads((tmp_path / "o/predictions.json").read_text())["predictions"][0]
-    assert row["present"][JOINT_INDEX["RWrist"]] is False
-    assert row["keypoints2d"][JOINT_INDEX["RWrist"]] is None
-
-
-def test_the_csv_quotes_a_source_with_a_comma_or_a_newline(scene, model_path, tmp_path):
-    import csv
-
-    _, kp17, _ = scene
-    folder = tmp_path / "cam1,take2"
-    folder.mkdir()
-    np.savez(folder / "poses\nsplit.npz", keypoints=kp17[:3])
-    predict([str(folder)], tmp_path / "o", camera=camera_from_options(None, None, 60, SIZE),
-            liftnet=model_path)  # fmt: skip
-    with open(tmp_path / "o/predictions.csv", newline="") as handle:
-        rows = list(csv.reader(handle))
-    assert len(rows) == 4 and {len(r) for r in rows} == {len(rows[0])}
-    assert rows[1][0] == str(folder / "poses\nsplit.npz")
-
-
 def test_a_camera_whose_principal_point_or_image_size_cannot_be_is_refused(tmp_path):
     """A principal point at or below zero, or outside the image, and a non-positive image size
     gave silently wrong poses (753 mm with --image-size -2000 -2000)."""
@@ -466,75 +388,3 @@ def test_a_camera_whose_principal_point_or_image_size_cannot_be_is_refused(tmp_p
     (tmp_path / "cam.json").write_text(json.dumps({"K": K}))
     with pytest.raises(PredictError, match=r"principal point \(-10, 500\) px is not inside"):
         camera_from_options(str(tmp_path / "cam.json"))
-
-
-def test_a_killed_runs_staging_folder_is_removed_by_the_next_run(scene, model_path, tmp_path):
-    import subprocess as sp
-
-    _, kp17, _ = scene
-    out = tmp_path / "o"
-    gone = sp.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                  text=True, check=True).stdout.strip()  # fmt: skip
-    orphan = out / f".predict-staging-{gone}-abc"
-    alive = out / f".predict-staging-{os.getpid()}-def"
-    for folder in (orphan, alive):
-        folder.mkdir(parents=True)
-        (folder / "predictions.json").write_text("half")
-    (tmp_path / "in").mkdir()
-    np.savez(tmp_path / "in/poses.npz", keypoints=kp17)
-    predict([str(tmp_path / "in")], out, camera=camera_from_options(None, None, 60, SIZE),
-            liftnet=model_path)  # fmt: skip
-    assert not orphan.exists() and alive.exists()
-    assert json.loads((out / "predictions.json").read_text())["predictions"]
-
-
-@pytest.mark.parametrize(
-    ("name", "content", "message"),
-    [
-        ("poses.npz", b"", r"poses.npz: not a readable npz, empty or truncated"),
-        ("poses.npz", b"PK\x03\x04 cut here", r"poses.npz: not a readable npz, empty or truncated"),
-        ("poses.csv", b"Nose_x,Nose_y\n\xe9\xe9,1\n", r"poses.csv: not UTF-8 text .*save the CSV"),
-    ],
-)
-def test_an_empty_truncated_or_non_utf8_file_is_one_line_and_exit_2(
-    name, content, message, model_path, tmp_path, capsys
-):
-    (tmp_path / "in").mkdir()
-    (tmp_path / "in" / name).write_bytes(content)
-    args = [str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--fov", "60",
-            "--image-size", "1000", "1000", "--liftnet", str(model_path)]  # fmt: skip
-    assert main(args) == 2
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and re.search(message, lines[0]), lines
-    assert not (tmp_path / "o").exists()
-
-
-@pytest.mark.parametrize("damage", ["config", "weights", "bytes"])
-def test_a_damaged_or_foreign_model_file_is_one_line_and_exit_2(
-    damage, scene, model_path, tmp_path, capsys
-):
-    import torch
-
-    from epoch_kedro.utils.checkpoint import CHECKSUM_KEY, save_checkpoint
-
-    _, kp17, _ = scene
-    artifact = torch.load(model_path, weights_only=True)
-    artifact.pop(CHECKSUM_KEY)
-    bad = tmp_path / "liftnet.pt"
-    if damage == "config":
-        artifact["config"] = {**artifact["config"], "bogus": 1}
-    elif damage == "weights":
-        artifact["state_dict"] = dict(list(artifact["state_dict"].items())[1:])
-    save_checkpoint(artifact, bad)
-    if damage == "bytes":
-        data = bytearray(bad.read_bytes())
-        data[len(data) // 2] ^= 1
-        bad.write_bytes(bytes(data))
-    (tmp_path / "in").mkdir()
-    np.savez(tmp_path / "in/poses.npz", keypoints=kp17)
-    args = [str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--fov", "60",
-            "--image-size", "1000", "1000", "--liftnet", str(bad)]  # fmt: skip
-    assert main(args) == 2
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"epoch-kedro predict: {bad}: "), lines
-    assert not (tmp_path / "o").exists()

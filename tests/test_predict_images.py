@@ -11,6 +11,7 @@ from PIL import Image
 
 from epoch_kedro.data.boxes import boxes_from_keypoints
 from epoch_kedro.data.synthetic.render import RenderConfig, render_crops, render_dataset
+from epoch_kedro.errors import EpochError
 from epoch_kedro.geometry import resize_intrinsics
 from epoch_kedro.inference.images import cut_crop
 from epoch_kedro.predict import PredictError, camera_from_options, main, predict
@@ -120,7 +121,7 @@ def test_bad_images_give_one_line_and_write_nothing(make, message, models, tmp_p
     make(tmp_path)
     (tmp_path / "out").mkdir()
     (tmp_path / "out/keep.txt").write_text("earlier results")
-    with pytest.raises(PredictError, match=message):
+    with pytest.raises(EpochError, match=message):
         predict([str(tmp_path / "in")], tmp_path / "out", **models)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["keep.txt"]
 

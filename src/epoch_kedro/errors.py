@@ -31,6 +31,10 @@ class DamagedFileError(EpochError, ValueError):
     """A file that exists but cannot be read: truncated, corrupted, or of another format."""
 
 
+class ImageError(EpochError, ValueError):
+    """An image file that cannot be read: not an image, damaged, or more pixels than read."""
+
+
 class WriteError(EpochError, OSError):
     """An artifact that could not be written (a full disk, a folder where a file goes); the
     previous one is left as it was."""

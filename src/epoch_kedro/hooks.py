@@ -36,7 +36,7 @@ class RunHooks:
             catalog[RUN_INFO] = _provenance(project, run_params, params)
         self._report = _report_outputs(pipeline.outputs())
         _keep_outputs_in_memory_off_rank_0(pipeline, catalog)
-        atomic.begin()
+        atomic.begin(_groups(pipeline, catalog))
 
     @hook_impl
     def after_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
@@ -75,6 +75,19 @@ def _keep_outputs_in_memory_off_rank_0(pipeline: Any, catalog: Any) -> None:
 
     for name in pipeline.all_outputs():
         catalog[name] = MemoryDataset()
+
+
+def _groups(pipeline: Any, catalog: Any) -> dict[str, set[Path]]:
+    """Per group, the grouped files this run writes (see :mod:`epoch_kedro.datasets.atomic`)."""
+    groups: dict[str, set[Path]] = {}
+    for name in pipeline.all_outputs():
+        try:
+            member = atomic.grouped(catalog.get(name))
+        except (KeyError, TypeError, ValueError):
+            member = None
+        if member is not None:
+            groups.setdefault(member[0], set()).add(member[1])
+    return groups
 
 
 def _report_outputs(outputs: set[str]) -> tuple[str, str] | None:

@@ -24,24 +24,29 @@ from epoch_kedro.training.run import RUN_KEYS
 AT_LEAST_ONE = frozenset({
     "epochs", "batch_size", "size", "crop_size", "image_size", "context_size", "frame_stride",
     "sequences_per_action", "frames_per_sequence", "per_sequence", "width", "blocks",
-    "hidden", "validation_samples", "n_components", "devices",
+    "hidden", "validation_samples", "n_components", "devices", "widths", "stem_stride",
 })  # fmt: skip
 NON_NEGATIVE = frozenset({
     "refine", "warmup_steps", "max_steps_per_epoch", "seed", "torch_threads", "noise_std",
     "jitter_scale", "jitter_shift", "weight_decay", "grad_clip", "skeleton_samples",
     "overlay_samples", "height_std", "bone_std", "width_std", "proportion_std", "sigma",
     "outlier_sigma", "roll_std_deg", "principal_jitter", "azimuth_deg", "min_depth_ratio",
+    "face", "limb", "random", "heatmap_weight",
 })  # fmt: skip
 POSITIVE = frozenset({
     "lr", "fps", "margin", "min_size", "focal", "height_mean", "distance", "focal_prior",
-    "box_depth", "overlay_crop_size", "error_bins", "scale_clamp",
+    "box_depth", "overlay_crop_size", "error_bins", "scale_clamp", "weak_depth", "height",
+    "distance_range", "focal_range",
 })  # fmt: skip
 SHARE = frozenset({
     "wild_fraction", "outlier_rate", "swap_rate", "gravity_dropout", "share", "flip",
-    "colour",
+    "colour", "random_rate", "shift",
 })  # fmt: skip
 #: ``lr_decay`` multiplies the rate each epoch: (0, 1].
 DECAY = frozenset({"lr_decay"})
+#: Numeric fields any finite value suits (angles, heights relative to the floor). Every other
+#: numeric field of every group has a rule above (tests/test_parameters.py holds them to it).
+FREE = frozenset({"elevation_deg", "min_eye_height"})
 
 #: Smallest image side the CNNs take (their stages halve it four times).
 MIN_IMAGE_SIZE = 16

@@ -36,10 +36,19 @@ def test_each_source_picks_its_splits():
     assert set(TRAIN_INPUTS) == {"ground_truth", "regnet", "regnet_camera"}
 
 
-def test_an_unknown_source_is_named_in_the_error():
-    split = _split(4, 1000.0, 1)
+def test_an_unknown_source_is_named_in_the_error(synthetic_small):
+    from epoch_kedro.data.normalize import to_model_input
+
+    split = to_model_input(synthetic_small)
     with pytest.raises(ValueError, match=r"liftnet\.train_inputs='detections'"):
         train_lifter(split, split, split, split, {}, {}, {"train_inputs": "detections"})
+
+
+def test_the_stage_refuses_a_split_that_is_not_a_model_input():
+    """Checked before anything trains: the stage's input as the README says of every stage."""
+    split = _split(4, 1000.0, 1)
+    with pytest.raises(ValueError, match=r"dataset 'model_input_train': missing required"):
+        train_lifter(split, split, split, split, {}, {}, {})
 
 
 def test_the_replay_for_adaptation_is_the_true_camera_training_split(synthetic_small):

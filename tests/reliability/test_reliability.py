@@ -14,9 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from kedro.config import OmegaConfigLoader
 
+from epoch_kedro.utils.checkpoint import load_checkpoint, save_checkpoint
 from tests.pipelines.test_run_smoke import ROOT, SMOKE_DATA, kedro_run, make_project
+from tests.reliability.cases import case
 
 PROFILES = {"local": "data", "smoke": "data/smoke", "paper": "data/paper"}
 
@@ -108,6 +111,24 @@ def test_bad_parameters_are_refused_before_any_artifact_changes(project, params,
     assert snapshot(project) == before
 
 
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("param-negative-loss-weight", "liftnet.losses.flow=-1.0"),
+        ("param-unknown-group", "liftnett.loop.epochs=3"),
+        ("param-weak-depth-zero", "liftnet_weak.model.weak_depth=0"),
+        ("param-lr-inf", "liftnet.loop.lr=.inf"),
+        ("param-device-cuda", "liftnet.loop.device=cuda"),
+    ],
+)
+def test_the_audits_bad_parameters_are_one_line_exit_1_and_change_nothing(project, name, params):
+    if name == "param-device-cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: device=cuda is a valid choice here")
+    before = snapshot(project)
+    case(name).check(refused(project, "--pipeline=full", "--params", params))
+    assert snapshot(project) == before
+
+
 # ---- damaged or tampered data is refused, naming the file or key ---------------------------
 
 
@@ -139,6 +160,38 @@ def test_a_tampered_raw_dataset_stops_normalization_before_it_writes(project, ho
     assert line.startswith("Error: dataset 'synthetic'")
     assert re.search(message, line), line
     assert snapshot(project) == before  # train/val/test, statistics and the summary untouched
+
+
+def _tamper_model_input(project: Path, how: str) -> None:
+    path = project / SMOKE_DATA / "05_model_input/train.npz"
+    data = dict(np.load(path))
+    if how == "stage-16-joints":
+        data = {k: v[:, :16] if v.ndim > 1 and v.shape[1] == 17 else v for k, v in data.items()}
+    else:
+        data["visible"][5, 3] = True
+        data["pose2d"][5, 3, 0] = np.nan
+    np.savez(path, **data)
+
+
+@pytest.mark.parametrize("name", ["stage-16-joints", "stage-nan-visible"])
+def test_the_liftnet_stage_checks_its_input_before_it_trains(project, name):
+    _tamper_model_input(project, name)
+    before = snapshot(project)
+    case(name).check(refused(project, "--pipelines", "liftnet"))
+    assert snapshot(project) == before  # every LiftNet as it was
+
+
+def test_resume_is_refused_when_the_prior_changed(project):
+    """Interrupt the liftnet stage, retrain the flow, resume: a model of two priors."""
+    path = project / SMOKE_DATA / "06_models/flow.pt"
+    flow = load_checkpoint(path)
+    name = next(k for k, v in flow["state_dict"].items() if v.is_floating_point())
+    flow["state_dict"][name] = flow["state_dict"][name] + 0.01
+    save_checkpoint(flow, path)
+    before = snapshot(project)
+    line = refused(project, "--pipelines", "liftnet", "--params", "liftnet.resume=true")
+    case("resume-other-prior").check(line)
+    assert snapshot(project) == before
 
 
 def test_a_truncated_array_is_named_as_damaged(project):

@@ -13,13 +13,14 @@ from epoch_kedro.data.normalize import dataset_statistics, to_model_input
 from epoch_kedro.errors import CheckpointError
 from epoch_kedro.evaluation.metrics import joint_errors
 from epoch_kedro.inference.lifting import LIFT_INPUTS, lift_tensors, predict_poses
+from epoch_kedro.models.artifacts import to_artifact
 from epoch_kedro.models.flow import FlowConfig
 from epoch_kedro.models.liftnet import LiftNetConfig
 from epoch_kedro.training import joint_dropout
 from epoch_kedro.training import liftnet as T
 from epoch_kedro.training.joint_dropout import JointDropout
 from epoch_kedro.training.loop import LoopConfig
-from epoch_kedro.utils.checkpoint import load_checkpoint
+from epoch_kedro.utils.checkpoint import load_checkpoint, save_checkpoint
 
 LOOP = LoopConfig(epochs=1, batch_size=64, lr=1e-3, seed=0, lr_decay=1.0)
 
@@ -100,7 +101,7 @@ def test_loss_terms_switch_off_individually(setup):
 def test_interrupted_training_resumes_to_the_same_weights(setup, tmp_path):
     split, stats, flow = setup
     bones = stats["bone_length_mean"]
-    straight, _ = T.train_liftnet(split, split, bones, flow, config(2))
+    straight, straight_result = T.train_liftnet(split, split, bones, flow, config(2))
     ckpt = tmp_path / "last.pt"
     T.train_liftnet(split, split, bones, flow, config(1), checkpoint=ckpt)
     assert load_checkpoint(ckpt)["epoch"] == 0
@@ -127,6 +128,13 @@ def test_interrupted_training_resumes_to_the_same_weights(setup, tmp_path):
     assert "inputs" not in result.training  # fingerprints stay out of the artifact
     for key, value in straight.state_dict().items():
         torch.testing.assert_close(resumed.state_dict()[key], value)
+    # ... and the saved artifact is the same file, byte for byte (DVC hashes it).
+    files = []
+    for name, (model, record) in {"a": (straight, straight_result), "b": (resumed, result)}.items():
+        save_checkpoint(to_artifact(model, "liftnet", record.history, record.training),
+                        tmp_path / f"{name}.pt")  # fmt: skip
+        files.append((tmp_path / f"{name}.pt").read_bytes())
+    assert files[0] == files[1]
 
 
 def test_joint_dropout_hides_joints_by_pattern_and_never_the_pelvis_or_hips():

@@ -56,6 +56,15 @@ OPTIONAL_FIELDS: dict[str, Field] = {
     "camera_name": Field((), "U", "the camera's name in its calibration (multi-view rigs)"),
 }
 
+#: The arrays LiftNet's training reads from a model-input split, beside the ingested fields
+#: (:func:`epoch_kedro.data.normalize.to_model_input` writes them).
+LIFT_INPUT_FIELDS: dict[str, Field] = {
+    "pose2d": Field((J, 2), "f", "2D pose, root-centred and scaled (NaN only at hidden joints)"),
+    "scale2d": Field((), "f", "the 2D pose's scale"),
+    "rays": Field((J, 3), "f", "each joint's viewing ray in the camera frame"),
+    "gravity": Field((3,), "f", "the gravity direction in the camera frame"),
+}
+
 FLOAT_DTYPE = np.float32
 INT_DTYPE = np.int32
 

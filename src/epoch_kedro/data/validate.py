@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from epoch_kedro.data.schema import OPTIONAL_FIELDS, SAMPLE_FIELDS, Field
+from epoch_kedro.data.schema import LIFT_INPUT_FIELDS, OPTIONAL_FIELDS, SAMPLE_FIELDS, Field
 from epoch_kedro.errors import EpochError
 
 #: Tolerance on ``R @ R.T == I`` and ``det(R) == 1``.
@@ -106,7 +106,7 @@ def _check_finite(arrays: dict[str, np.ndarray], name: str, fields: dict[str, Fi
         if field.kind != "f":
             continue
         arr = arrays[key]
-        if key == "kp2d":
+        if key in ("kp2d", "pose2d"):
             # Detectors and projections leave invisible joints undefined; visible ones must be real.
             bad = np.isinf(arr) | (np.isnan(arr) & arrays["visible"][..., None])
             what = "inf values or NaN at visible joints"
@@ -194,6 +194,28 @@ def validate_dataset(data: dict[str, np.ndarray], name: str) -> None:
     _check_intrinsics(arrays["K"], name)
     _check_rotations(arrays["R"], name)
     _check_integers(arrays, name)
+
+
+def validate_model_input(data: dict[str, np.ndarray], name: str) -> None:
+    """Raise ``DatasetValidationError`` unless ``data`` is a model-input split: the ingested
+    schema (:func:`validate_dataset`) plus the arrays LiftNet reads (``LIFT_INPUT_FIELDS``)."""
+    validate_dataset(data, name)
+    missing = [key for key in LIFT_INPUT_FIELDS if key not in data]
+    if missing:
+        raise DatasetValidationError(f"dataset {name!r}: missing LiftNet input field(s) "
+                                     f"{missing}; re-run the stage that writes it")  # fmt: skip
+    fields = {**LIFT_INPUT_FIELDS, "kp2d": SAMPLE_FIELDS["kp2d"]}  # kp2d: the row count
+    arrays = {key: np.asarray(data[key]) for key in fields}
+    _check_shapes(arrays, name, fields)
+    _check_dtypes(arrays, name, LIFT_INPUT_FIELDS)
+    _check_finite({**arrays, "visible": np.asarray(data["visible"])}, name, LIFT_INPUT_FIELDS)
+
+
+def validate_training_splits(train: dict[str, np.ndarray], val: dict[str, np.ndarray]) -> None:
+    """The training stages' ``model_input_train`` and ``model_input_val``, checked before
+    anything trains (:func:`validate_model_input`)."""
+    validate_model_input(train, "model_input_train")
+    validate_model_input(val, "model_input_val")
 
 
 def _unique_strings(values: Iterable[str]) -> set[str]:

@@ -33,11 +33,14 @@ class NpyDataset(AbstractDataset[np.ndarray, np.ndarray]):
             )
         try:
             return np.load(path, mmap_mode="r" if self._mmap else None, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise DamagedFileError(
-                f"{path}: cannot be read as an array (truncated or corrupted: "
-                f"{' '.join(str(exc).split())}); re-run the pipeline that writes it"
-            ) from exc
+        except ValueError as exc:
+            # np.load refuses pickles ("allow_pickle"), a memory map refuses objects outright
+            if "allow_pickle" in str(exc) or "Python objects" in str(exc):
+                raise DamagedFileError(f"{path}: holds pickled objects, refused (nothing in it "
+                                       "was run)") from exc  # fmt: skip
+            raise _damaged(path, exc) from exc
+        except (OSError, EOFError) as exc:
+            raise _damaged(path, exc) from exc
 
     def save(self, data: np.ndarray) -> None:
         """Write the array atomically."""
@@ -52,3 +55,11 @@ class NpyDataset(AbstractDataset[np.ndarray, np.ndarray]):
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath), "mmap": self._mmap}
+
+
+def _damaged(path: Path, exc: BaseException) -> DamagedFileError:
+    detail = " ".join(str(exc).split())
+    return DamagedFileError(
+        f"{path}: cannot be read as an array (truncated or corrupted: {detail}); re-run the "
+        "pipeline that writes it"
+    )

@@ -60,7 +60,8 @@ class NpzDataset(AbstractDataset[dict[str, np.ndarray], dict[str, np.ndarray]]):
                 return out
         except ValueError as exc:
             if "allow_pickle" in str(exc):
-                raise DatasetError(f"NpzDataset: '{path}' holds pickled objects, refused") from exc
+                raise DamagedFileError(f"{path}: array {key!r} holds pickled objects, refused "
+                                       "(nothing in it was run)") from exc  # fmt: skip
             raise _damaged(path, key, exc) from exc
         except (OSError, EOFError, zipfile.BadZipFile) as exc:
             raise _damaged(path, key, exc) from exc

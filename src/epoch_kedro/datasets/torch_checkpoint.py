@@ -7,6 +7,7 @@ from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
+from epoch_kedro.datasets import atomic
 from epoch_kedro.utils.checkpoint import load_checkpoint, save_checkpoint
 
 
@@ -18,25 +19,35 @@ class TorchCheckpointDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
         liftnet_model:
           type: epoch_kedro.datasets.TorchCheckpointDataset
           filepath: data/06_models/liftnet.pt
+          group: liftnet_models   # replaced only once every model of the group trained
+
+    (``group``: see :mod:`epoch_kedro.datasets.atomic`.)
     """
 
-    def __init__(self, filepath: str, metadata: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, filepath: str, group: str | None = None, metadata: dict[str, Any] | None = None
+    ) -> None:
         self._filepath = PurePosixPath(filepath)
+        self._group = group
         self.metadata = metadata
 
     def load(self) -> dict[str, Any]:
-        """Read the checkpoint on the CPU."""
-        return load_checkpoint(Path(self._filepath))
+        """Read the checkpoint on the CPU (the run's own, while its group waits)."""
+        return load_checkpoint(atomic.staged_file(Path(self._filepath)) or Path(self._filepath))
 
     def save(self, data: dict[str, Any]) -> None:
         """Write the checkpoint atomically."""
         if not isinstance(data, dict):
             kind = type(data).__name__
             raise DatasetError(f"checkpoint '{self._filepath}': expected a dict, got {kind}")
-        save_checkpoint(data, self._filepath)
+        if self._group:
+            atomic.stage(Path(self._filepath), self._group, lambda tmp: save_checkpoint(data, tmp))
+        else:
+            save_checkpoint(data, self._filepath)
 
     def _exists(self) -> bool:
-        return Path(self._filepath).exists()
+        path = Path(self._filepath)
+        return atomic.staged_file(path) is not None or path.exists()
 
     def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._filepath)}
+        return {"filepath": str(self._filepath), "group": self._group}

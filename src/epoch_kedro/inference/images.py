@@ -3,12 +3,15 @@
 Images of any size and aspect are read with Pillow. The localiser reads the whole frame
 resized to its input size (per axis, as in training), which places the person box; RegNet then
 reads the crop of that box cut from the full-resolution image (:func:`cut_crop`). Images are
-processed a batch at a time, so a folder of thousands of frames never sits in memory at once.
+processed a batch at a time, a batch bounded in decoded pixels as well as in count, so neither a
+folder of thousands of frames nor a few 12000 x 12000 photos sit in memory at once.
 """
 
 from __future__ import annotations
 
 import math
+import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +19,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from epoch_kedro.data.boxes import DEFAULT_BOX, BoxConfig
+from epoch_kedro.errors import ImageError
 from epoch_kedro.inference.regnet import domain_score, find_boxes, regnet_on_boxes
 from epoch_kedro.models.localizer import Localizer
 from epoch_kedro.models.regnet import RegNet
@@ -24,14 +28,52 @@ from epoch_kedro.utils.progress import progress
 #: File suffixes read as images.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
+#: The largest image read, in pixels: Pillow's decompression-bomb limit (about 179 Mpx, e.g.
+#: 13000 x 13000). A file claiming more is refused before it is decoded.
+MAX_PIXELS = 2 * Image.MAX_IMAGE_PIXELS
+
+
+def _checked_open(path: str | Path) -> Image.Image:
+    """The image's header opened (nothing decoded yet), its size within :data:`MAX_PIXELS`."""
+    try:
+        with warnings.catch_warnings():  # sizes up to MAX_PIXELS are read on purpose
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)
+    except Image.DecompressionBombError as err:  # Pillow's message: "Image size (N pixels) ..."
+        found = re.search(r"\((\d+) pixels\)", str(err))
+        raise ImageError(_too_large(path, int(found[1]) if found else None)) from None
+    except (OSError, UnidentifiedImageError, ValueError) as err:
+        raise ImageError(f"{path}: not a readable PNG/JPEG image ({err})") from None
+    if image.width * image.height > MAX_PIXELS:
+        image.close()
+        raise ImageError(_too_large(path, image.width * image.height))
+    return image
+
+
+def _too_large(path: str | Path, pixels: int | None) -> str:
+    size = f"of {pixels:,} pixels " if pixels else ""
+    return (f"{path}: an image {size}is more than the {MAX_PIXELS:,} pixels this reads "
+            "(Pillow's decompression-bomb limit); scale it down first")  # fmt: skip
+
+
+def image_pixels(path: str | Path) -> int:
+    """Width x height of an image file, read from its header."""
+    with _checked_open(path) as image:
+        return image.width * image.height
+
 
 def open_rgb(path: str | Path) -> Image.Image:
     """An image file as a loaded RGB Pillow image; one clear line when it is not readable."""
+    image = _checked_open(path)
     try:
-        with Image.open(path) as image:
+        image.load()  # decodes, and closes the file of a single-frame image
+        if image.mode == "RGB":
+            return image  # no converted copy: a 12000 x 12000 frame is 432 MB
+        with image:
             return image.convert("RGB")
-    except (OSError, UnidentifiedImageError, ValueError) as err:
-        raise ValueError(f"{path}: not a readable PNG/JPEG image ({err})") from None
+    except (OSError, ValueError) as err:
+        image.close()
+        raise ImageError(f"{path}: not a readable PNG/JPEG image ({err})") from None
 
 
 def resize_frame(image: Image.Image, size: int) -> np.ndarray:
@@ -62,7 +104,8 @@ class ImageSettings:
     """How RegNet reads images (the ``generate_inputs`` defaults)."""
 
     refine: int = 1  # passes that redraw the box around RegNet's own 2D
-    batch_size: int = 64  # images decoded and held at once
+    batch_size: int = 64  # images decoded and held at once, at most ...
+    batch_pixels: int = 100_000_000  # ... and pixels (300 MB of RGB; one larger image alone)
     box: BoxConfig = DEFAULT_BOX
 
 
@@ -105,8 +148,27 @@ def estimate_from_images(
     the last ``box`` and ``image_size``) for each image file, in full-frame pixels, and its
     ``domain_score`` (:func:`~epoch_kedro.inference.regnet.domain_score`)."""
     parts: list[dict[str, np.ndarray]] = []
-    batches = range(0, len(paths), settings.batch_size)
-    for start in progress(batches, "RegNet on images", unit="batch"):
-        images = [open_rgb(p) for p in paths[start : start + settings.batch_size]]
+    for batch in progress(pixel_batches(paths, settings), "RegNet on images", unit="batch"):
+        images = [open_rgb(p) for p in batch]
         parts.append(_batch_estimates(images, localizer, regnet, settings))
+        for image in images:
+            image.close()
     return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]} if parts else {}
+
+
+def pixel_batches(paths: list[Path], settings: ImageSettings) -> list[list[Path]]:
+    """``paths`` in order, cut into batches of at most ``batch_size`` images and
+    ``batch_pixels`` pixels (an image larger than that is a batch of its own). Sizes come from
+    the files' headers, so an image too large to read is refused before any is decoded."""
+    batches: list[list[Path]] = []
+    pixels = 0
+    for path in paths:
+        size = image_pixels(path)
+        full = batches and (len(batches[-1]) >= settings.batch_size
+                            or pixels + size > settings.batch_pixels)  # fmt: skip
+        if not batches or full:
+            batches.append([])
+            pixels = 0
+        batches[-1].append(path)
+        pixels += size
+    return batches

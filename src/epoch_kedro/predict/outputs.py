@@ -8,6 +8,7 @@ interrupt) leaves ``--out`` as it was.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from epoch_kedro.errors import EpochError, WriteError
 from epoch_kedro.skeleton import JOINT_NAMES
 
 #: The coordinate frame of every 3D output.
@@ -60,19 +62,47 @@ def staged(out: Path) -> Iterator[Path]:
 
     Its name carries this process's id; the staging folders of processes that are gone (a
     run killed with -9 has no ``finally``) are removed first, those of live ones left alone.
+    A folder that cannot be written (a file, read-only, a full disk) is one
+    :class:`WriteError` line, and the files already in ``out`` stay as they were.
     """
-    out.mkdir(parents=True, exist_ok=True)
-    _remove_orphan_stages(out)
-    stage = Path(tempfile.mkdtemp(dir=out, prefix=f"{STAGING_PREFIX}{os.getpid()}-"))
+    if out.exists() and not out.is_dir():
+        raise WriteError(f"--out {out}: a file is there; expected a folder (or a new name)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        _remove_orphan_stages(out)
+        stage = Path(tempfile.mkdtemp(dir=out, prefix=f"{STAGING_PREFIX}{os.getpid()}-"))
+    except OSError as err:
+        raise WriteError(f"--out {out}: cannot write there ({err.strerror or err})") from None
     try:
         yield stage
-        for path in sorted(stage.rglob("*")):
-            if path.is_file():
-                target = out / path.relative_to(stage)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(path, target)
+        _move_into(stage, out)
+    except OSError as err:
+        if isinstance(err, EpochError) or not _is_write_error(err, out):
+            raise
+        raise WriteError(f"--out {out}: cannot write there ({err.strerror or err}); "
+                         "its earlier files are unchanged") from None  # fmt: skip
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def _move_into(stage: Path, out: Path) -> None:
+    for path in sorted(stage.rglob("*")):
+        if path.is_file():
+            target = out / path.relative_to(stage)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+
+
+#: What a write into a folder fails with: full, over quota, read-only, not allowed, too big.
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                 errno.EFBIG}  # fmt: skip
+
+
+def _is_write_error(err: OSError, out: Path) -> bool:
+    """Whether ``err`` is a failed write into ``out`` (not, say, an unreadable input)."""
+    if err.errno not in _WRITE_ERRNOS:
+        return False
+    return err.filename is None or Path(str(err.filename)).resolve().is_relative_to(out.resolve())
 
 
 #: Prefix of predict's staging folders: ``.predict-staging-<pid>-<random>``.

@@ -11,6 +11,7 @@ import json
 import logging
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,7 +94,10 @@ def input_files(inputs: list[str]) -> tuple[list[Path], str]:
 
 
 def _keypoint_rows(flat: Any, source: Path, what: str) -> np.ndarray:
-    values = np.asarray(flat, dtype=np.float64)
+    try:
+        values = np.asarray(flat, dtype=np.float64)
+    except (TypeError, ValueError):
+        values = np.empty((0, 0))  # not numbers: the same line as a wrong shape
     if values.ndim != 1 or len(values) % 3:
         raise PredictError(f"{source}: {what} must be a flat list of x, y, confidence triples")
     return values.reshape(-1, 3)
@@ -222,8 +226,9 @@ def _read_openpose(data: dict, source: Path, poses: Poses | None, options: ReadO
     return poses
 
 
-def _read_mediapipe(data: list, source: Path, poses: Poses | None, size) -> Poses:
+def _read_mediapipe(data: list, source: Path, poses: Poses | None, options: ReadOptions) -> Poses:
     """MediaPipe Pose landmarks: a list of frames, each 33 ``{x, y, visibility}`` in [0, 1]."""
+    size = options.image_size
     if size is None:
         raise PredictError(f"{source}: MediaPipe landmarks are normalised; give --image-size W H")
     poses = _check_layout(poses, "mediapipe", source)
@@ -242,16 +247,30 @@ def _read_json(source: Path, poses: Poses | None, options: ReadOptions) -> Poses
         data = json.loads(source.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise PredictError(f"{source}: not readable JSON ({err})") from None
+    reader, what = _json_kind(data, source)
+    try:
+        return reader(data, source, poses, options)
+    except EpochError:
+        raise
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError) as err:
+        # A file of the right kind whose entries are not what the format says
+        # ({"people": "none"}, a landmark without "y"): one line, never a traceback.
+        raise PredictError(f"{source}: not a valid {what} file ({type(err).__name__}: "
+                           f"{err}); see docs/KEYPOINTS.md") from None  # fmt: skip
+
+
+def _json_kind(data: Any, source: Path) -> tuple[Callable[..., Poses], str]:
+    """The reader of a parsed JSON keypoint file and its format's name."""
     if isinstance(data, dict) and "people" in data:
-        return _read_openpose(data, source, poses, options)
+        return _read_openpose, "OpenPose"
     if isinstance(data, list) and data and isinstance(data[0], dict) and "keypoints" in data[0]:
-        return _read_coco(data, source, poses, options)
+        return _read_coco, "COCO keypoint results"
     if (
         isinstance(data, list)
         and data
         and (isinstance(data[0], list) or (isinstance(data[0], dict) and "landmarks" in data[0]))
     ):
-        return _read_mediapipe(data, source, poses, options.image_size)
+        return _read_mediapipe, "MediaPipe landmarks"
     raise PredictError(
         f"{source}: unknown JSON layout; expected COCO keypoint results (a list of detections), "
         "an OpenPose frame ('people') or MediaPipe landmarks (a list of frames)"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import pickle
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -56,16 +57,29 @@ def content_hash(state: dict[str, Any]) -> str:
     return hasher.hexdigest()
 
 
+def _canonical(value: Any) -> Any:
+    """``value`` rebuilt with every string interned: pickle writes a string once and refers
+    back to it by identity, so a model resumed from a checkpoint (whose strings were read
+    back as new objects) would otherwise differ in bytes from one trained without a break."""
+    if isinstance(value, str):
+        return sys.intern(value)
+    if isinstance(value, dict):
+        return {_canonical(k): _canonical(v) for k, v in value.items()}
+    if type(value) in (list, tuple):
+        return type(value)(_canonical(v) for v in value)
+    return value
+
+
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
     """Write ``state`` with its checksum to ``path`` atomically (a crash never leaves a
     truncated checkpoint).
 
     The bytes depend on ``state`` only: ``torch.save`` names its zip records after the file it
     writes to, and the atomic write's temporary name is random, so serialising to memory first
-    keeps identical models byte-identical (DVC hashes them).
+    keeps identical models byte-identical (DVC hashes them), resumed or not (:func:`_canonical`).
     """
     buffer = io.BytesIO()
-    torch.save({**state, CHECKSUM_KEY: content_hash(state)}, buffer)
+    torch.save(_canonical({**state, CHECKSUM_KEY: content_hash(state)}), buffer)
     with atomic_path(path) as tmp:
         Path(tmp).write_bytes(buffer.getvalue())
 
@@ -78,7 +92,11 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise MissingArtifactError(f"no checkpoint at '{path}'; `make run` trains the models")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, pickle.UnpicklingError) as exc:
+    except pickle.UnpicklingError as exc:  # torch's advice (weights_only=False) would run it
+        raise CheckpointError(f"{path}: refused, it holds pickled objects other than tensors "
+                              "and plain values (not a checkpoint this project wrote, or a "
+                              "crafted one); nothing in it was run") from exc  # fmt: skip
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile) as exc:
         detail = " ".join(str(exc).split())[:200]
         raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupted: "
                               f"{detail})") from exc  # fmt: skip
@@ -87,7 +105,12 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             f"checkpoint '{path}' holds a {type(state).__name__}, expected a dict"
         )
     stored = state.pop(CHECKSUM_KEY, None)
-    if stored is not None and stored != content_hash(state):
+    if stored is None:
+        raise CheckpointError(
+            f"{path}: no checksum, so not a checkpoint this project wrote (or one edited by "
+            "hand); re-run the pipeline that writes it"
+        )
+    if stored != content_hash(state):
         raise CheckpointError(f"{path}: checksum mismatch, the file was damaged after it was "
                               "written; re-run the pipeline that writes it")  # fmt: skip
     return state

@@ -11,6 +11,7 @@ import torch
 
 from epoch_kedro.chain import with_video_camera
 from epoch_kedro.data.normalize import seen_motions
+from epoch_kedro.data.validate import validate_model_input, validate_training_splits
 from epoch_kedro.inference.lifting import input_sample
 from epoch_kedro.models.artifacts import adaptation_data, flow_from_artifact, to_artifact
 from epoch_kedro.training import liftnet as training
@@ -54,7 +55,7 @@ def train_lifter(
 
     ``overrides`` turn it into an ablation, e.g. the weak-perspective camera.
     """
-    inputs = (model_input_train, model_input_val, regnet_inputs_train, regnet_inputs_val)
+    inputs = _checked(model_input_train, model_input_val, regnet_inputs_train, regnet_inputs_val)
     fn, args, kwargs = _lifter_job(inputs, dataset_statistics, flow_model, liftnet, overrides)
     return _artifact(fn(*args, **kwargs), _adaptation(flow_model, model_input_train))
 
@@ -77,7 +78,7 @@ def train_lifter_variants(  # noqa: PLR0913 - one argument per catalog input of 
     side, one process each on half the CPU cores (:func:`run_concurrently`): 1.3x the samples/s
     of one after the other on two cores (README "Scaling out").
     """
-    inputs = (model_input_train, model_input_val, regnet_inputs_train, regnet_inputs_val)
+    inputs = _checked(model_input_train, model_input_val, regnet_inputs_train, regnet_inputs_val)
     jobs = [
         _lifter_job(inputs, dataset_statistics, flow_model, liftnet, overrides)
         for overrides in (liftnet_weak, liftnet_reference)
@@ -91,6 +92,16 @@ def train_lifter_variants(  # noqa: PLR0913 - one argument per catalog input of 
         _artifact(result, adaptation) for result in results
     )
     return weak, weak_history, reference, reference_history
+
+
+def _checked(*splits: Arrays) -> tuple[Arrays, Arrays, Arrays, Arrays]:
+    """The stage's four input splits, each checked before anything trains (RegNet's outputs
+    are empty for datasets without images)."""
+    validate_training_splits(splits[0], splits[1])
+    for name, split in zip(("regnet_inputs_train", "regnet_inputs_val"), splits[2:], strict=True):
+        if len(split.get("pose2d", ())):
+            validate_model_input(split, name)
+    return splits
 
 
 def _artifact(trained: tuple, adaptation: dict) -> tuple[dict[str, Any], list[dict]]:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from epoch_kedro.data.images import ImageSet
+from epoch_kedro.data.validate import validate_training_splits
 from epoch_kedro.models.artifacts import (
     FORMAT,
     flow_from_artifact,
@@ -47,6 +48,7 @@ def train_localizer_model(
     skipped = _skipped(images, "Localiser")
     if skipped:
         return skipped, []
+    validate_training_splits(model_input_train, model_input_val)
     params, run = run_settings(localizer)
     config = localizer_training.training_config(params)
     model, result = launch(
@@ -82,6 +84,7 @@ def train_regnet_model(  # noqa: PLR0913 - one argument per catalog input of the
     skipped = _skipped(crops, "RegNet")
     if skipped:
         return skipped, []
+    validate_training_splits(model_input_train, model_input_val)
     params, run = run_settings(regnet)
     config = training.training_config(params)
     image_set = ImageSet(crops, crop_index, ImageSet(images, image_index))
