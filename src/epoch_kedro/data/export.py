@@ -11,7 +11,7 @@ For a dataset ``name`` the exporter writes three files into one directory:
   ``X_cam = q^-1 (X_world - translation)`` with ``translation`` the camera centre in mm.
 
 Both npz files hold pickled dicts like the real ones; they are read back with the restricted
-unpickler of :mod:`epoch_kedro.data.formats`, never ``allow_pickle=True``.
+unpickler of :mod:`epoch_kedro.data.formats`, never numpy's own unpickling.
 Samples are grouped by (subject, action, sequence) into ``action_key = f"{action} {sequence + 1}"``
 and frames are written in increasing ``frame`` order; the layout stores no frame numbers, so a
 reader sees frames 0..T-1. Camera ids are ``f"{subject}-cam{c}"`` with ``c`` the ``camera`` field.

@@ -9,7 +9,7 @@ import numpy as np
 from kedro.io import AbstractDataset, DatasetError
 
 from epoch_kedro.errors import DamagedFileError, MissingArtifactError
-from epoch_kedro.utils.io import atomic_path
+from epoch_kedro.utils.io import atomic_path, refused_pickle
 
 
 class NpyDataset(AbstractDataset[np.ndarray, np.ndarray]):
@@ -32,10 +32,9 @@ class NpyDataset(AbstractDataset[np.ndarray, np.ndarray]):
                 f"{path}: no such file; run the pipeline that writes it first (make run)"
             )
         try:
-            return np.load(path, mmap_mode="r" if self._mmap else None, allow_pickle=False)
+            return np.load(path, mmap_mode="r" if self._mmap else None)
         except ValueError as exc:
-            # np.load refuses pickles ("allow_pickle"), a memory map refuses objects outright
-            if "allow_pickle" in str(exc) or "Python objects" in str(exc):
+            if refused_pickle(exc):
                 raise DamagedFileError(f"{path}: holds pickled objects, refused (nothing in it "
                                        "was run)") from exc  # fmt: skip
             raise _damaged(path, exc) from exc
@@ -48,7 +47,7 @@ class NpyDataset(AbstractDataset[np.ndarray, np.ndarray]):
         if array.dtype == object:
             raise DatasetError(f"NpyDataset '{self._filepath}': object arrays are not allowed")
         with atomic_path(self._filepath) as tmp, open(tmp, "wb") as handle:
-            np.save(handle, array, allow_pickle=False)
+            np.save(handle, array)  # object arrays refused above: no pickle
 
     def _exists(self) -> bool:
         return Path(self._filepath).exists()

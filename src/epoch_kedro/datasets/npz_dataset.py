@@ -10,7 +10,7 @@ import numpy as np
 from kedro.io import AbstractDataset, DatasetError
 
 from epoch_kedro.errors import DamagedFileError, MissingArtifactError
-from epoch_kedro.utils.io import atomic_path
+from epoch_kedro.utils.io import atomic_path, refused_pickle
 
 
 def _damaged(path: Path, key: str | None, exc: BaseException) -> DamagedFileError:
@@ -53,13 +53,13 @@ class NpzDataset(AbstractDataset[dict[str, np.ndarray], dict[str, np.ndarray]]):
             )
         key = None
         try:
-            with np.load(path, allow_pickle=False) as npz:
+            with np.load(path) as npz:  # numpy refuses pickles by default
                 out = {}
                 for key in npz.files:
                     out[key] = npz[key]
                 return out
         except ValueError as exc:
-            if "allow_pickle" in str(exc):
+            if refused_pickle(exc):
                 raise DamagedFileError(f"{path}: array {key!r} holds pickled objects, refused "
                                        "(nothing in it was run)") from exc  # fmt: skip
             raise _damaged(path, key, exc) from exc

@@ -339,7 +339,7 @@ def _read_table(source: Path, poses: Poses | None, options: ReadOptions) -> Pose
     layout = options.layout
     if source.suffix.lower() == ".npz":
         try:
-            with np.load(source, allow_pickle=False) as npz:
+            with np.load(source) as npz:  # numpy refuses pickles by default
                 kp = npz["keypoints"].astype(np.float64)
         except (EOFError, zipfile.BadZipFile) as err:
             raise PredictError(

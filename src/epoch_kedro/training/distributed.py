@@ -208,7 +208,7 @@ class _Mapped:
     path: str
 
     def open(self) -> np.ndarray:
-        return np.load(self.path, mmap_mode="c", allow_pickle=False)
+        return np.load(self.path, mmap_mode="c")  # numpy refuses pickles by default
 
 
 def share(obj: Any, folder: Path) -> Any:
@@ -220,7 +220,7 @@ def share(obj: Any, folder: Path) -> Any:
         return _Mapped(str(obj.filename))
     if isinstance(obj, np.ndarray) and obj.dtype.kind in "biuf" and obj.nbytes >= SHARE_BYTES:
         path = folder / f"array{len(list(folder.glob('array*.npy')))}.npy"
-        np.save(path, obj, allow_pickle=False)
+        np.save(path, obj)  # numbers only (dtype kind checked above): no pickle
         return _Mapped(str(path))
     return _map(obj, lambda item: share(item, folder))
 
@@ -245,7 +245,7 @@ def _map(obj: Any, fn: Callable[[Any], Any]) -> Any:
 def _whole_file(array: np.memmap) -> bool:
     """Whether ``array`` is the whole ``.npy`` file it maps (not a view of part of it)."""
     try:
-        whole = np.load(array.filename, mmap_mode="r", allow_pickle=False)
+        whole = np.load(array.filename, mmap_mode="r")
     except (OSError, TypeError, ValueError):
         return False
     same = whole.shape == array.shape and whole.dtype == array.dtype

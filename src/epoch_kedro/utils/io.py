@@ -59,3 +59,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
+
+
+def refused_pickle(exc: BaseException) -> bool:
+    """Whether ``np.load`` refused ``exc``'s file for holding pickled objects (which could run
+    code: numpy never unpickles unless asked to, and nothing here asks)."""
+    text = str(exc)
+    return "Object arrays cannot be loaded" in text or "Python objects" in text
