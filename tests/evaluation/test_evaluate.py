@@ -173,3 +173,22 @@ def test_ray_floor_is_the_truth_on_true_rays_and_keeps_every_true_depth(syntheti
     np.testing.assert_allclose(ray_floor(generated), gt, atol=1e-6)
     del generated["K_gt"]
     assert pose_metrics(ray_floor(generated), gt)["pa_mpjpe"] > 1.0
+
+
+def test_the_placement_prior_is_flat_at_the_mean_training_distance_on_the_same_2d(
+    synthetic_small,
+):
+    from epoch_kedro.evaluation.evaluate import flat_depth, mean_distance, prior_distance
+    from epoch_kedro.geometry import project
+    from epoch_kedro.skeleton import ROOT
+
+    split = to_model_input(synthetic_small)
+    distance = mean_distance(split)
+    truth = np.linalg.norm(split["pose3d_cam"][:, ROOT], axis=-1)
+    assert distance == pytest.approx(truth.mean())
+    prior = prior_distance(split, distance)
+    np.testing.assert_allclose(np.linalg.norm(prior[:, ROOT], axis=-1), distance)
+    K = split["K"].astype(np.float64)
+    np.testing.assert_allclose(project(prior, K), project(flat_depth(split), K), atol=1e-6)
+    section = evaluate_setting(prior, split)
+    assert 0 < section["placement"]["mrpe_rel"] < 100

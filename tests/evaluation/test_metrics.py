@@ -143,3 +143,15 @@ def test_procrustes_needs_no_root_truth(gt):
     assert np.isfinite(M.joint_errors(pred, hidden, "procrustes")[0, 1:]).all()
     assert np.isnan(M.joint_errors(pred, hidden, "root")[0]).all()
     assert np.isfinite(M.pose_metrics(pred, hidden)["mpjpe"])
+
+
+def test_placement_is_the_root_position_error_in_mm_and_share_of_the_distance():
+    gt = np.zeros((3, 17, 3))
+    gt[:, 0] = [[0, 0, 4.0], [0, 0, 5.0], [np.nan, 0, 5.0]]  # the third root is not known
+    pred = gt.copy()
+    pred[0, 0, 2] += 0.2  # 200 mm too far at 4 m: 5 %
+    pred[1, 0, 0] += 0.1  # 100 mm to the side at 5 m: 2 %
+    placed = M.placement(pred, gt)
+    assert placed["mrpe"] == pytest.approx(150.0) and placed["mrpe_mean"] == pytest.approx(150.0)
+    assert placed["mrpe_rel"] == pytest.approx(3.5)
+    assert M.placement(pred[2:], gt[2:]) == {"mrpe": None, "mrpe_rel": None, "mrpe_mean": None}

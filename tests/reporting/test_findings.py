@@ -86,3 +86,30 @@ def test_the_page_leads_with_findings_and_provenance_and_fits_its_width():
         header = re.search(r"<thead><tr>(.*?)</tr></thead>", table, flags=re.S)
         columns = len(re.findall(r"<th>", header.group(1))) if header else 2
         assert columns <= 12, columns  # no table wider than the page
+
+
+def test_findings_compare_the_camera_and_the_placement_with_their_priors():
+    metrics = _chain_metrics()
+    metrics["regnet"]["by_camera_type"] = {
+        kind: {"focal_rel_err": f, "baseline_mean_focal_rel_err": b,
+               "elevation_err_deg": e, "baseline_mean_elevation_err_deg": 9.0}
+        for kind, f, b, e in (("rig", 0.05, 0.06, 3.5), ("wild", 0.2, 0.28, 7.0))
+    }  # fmt: skip
+    for key, mrpe, share in (("liftnet_gt", 265.0, 5.6), ("liftnet_reference_gt", 253.0, 5.3),
+                             ("baseline_prior_distance", 562.0, 11.4),
+                             ("liftnet_regnet", 700.0, 14.0),
+                             ("baseline_prior_distance_regnet", 600.0, 12.0)):  # fmt: skip
+        metrics.setdefault(key, _section(100.0))["placement"] = {
+            "mrpe": mrpe, "mrpe_rel": share, "mrpe_mean": mrpe}  # fmt: skip
+    found = findings(metrics)
+    camera = next(s for s in found if s.startswith("RegNet's camera against its priors"))
+    assert "rig cameras: focal-length error 0.05 against 0.06" in camera
+    assert "wild cameras: focal-length error 0.20 against 0.28" in camera and "7.0°" in camera
+    placement = next(s for s in found if s.startswith("Placement"))
+    assert "the reference LiftNet 253 mm (5.3 % of the distance)" in placement
+    assert "along the root's ray 562 mm (11.4 %)" in placement
+    assert "the chain 700 mm (14.0 %), its prior 12.0 %" in placement
+    page = report_page(metrics, {"headline": headline_table(metrics),
+                                 "per_action": per_action_table(metrics),
+                                 "per_joint": pd.DataFrame()}, {})  # fmt: skip
+    assert "<h2>Placement</h2>" in page and "MRPE, % of distance" in page

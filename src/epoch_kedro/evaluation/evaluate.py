@@ -10,6 +10,7 @@ from epoch_kedro.evaluation.metrics import (
     distance_buckets,
     grouped,
     keypoint_errors_2d,
+    placement,
     pose_metrics,
     root_align,
 )
@@ -46,6 +47,7 @@ def evaluate_setting(
         raise ValueError(f"predictions {pred.shape} do not match the split's poses {gt.shape}")
     distance = np.linalg.norm(split["pose3d_cam"][:, ROOT].astype(np.float64), axis=-1)
     section = pose_metrics(pred, gt)
+    section["placement"] = placement(pred, gt)
     section["by_distance"] = grouped(pred, gt, distance_buckets(distance, edges))
     section["by_action"] = grouped(pred, gt, split["action"])
     section["by_subject"] = grouped(pred, gt, split["subject"])
@@ -111,6 +113,20 @@ def _finite_median(x: np.ndarray) -> float | None:
     return float(np.median(finite)) if finite.size else None
 
 
+def mean_distance(train: dict[str, np.ndarray]) -> float:
+    """The training split's mean camera-to-root distance, m: the placement prior."""
+    return float(np.linalg.norm(train["pose3d_cam"][:, ROOT].astype(np.float64), axis=-1).mean())
+
+
+def prior_distance(split: dict[str, np.ndarray], distance: float) -> np.ndarray:
+    """Each joint on its 2D ray, the person flat at ``distance`` from the camera (the mean
+    training distance, :func:`mean_distance`) ``(N, 17, 3)`` m: the placement floor, what the
+    2D and K give with no idea of how far the person is."""
+    pose = flat_depth(split)
+    root = np.linalg.norm(pose[:, ROOT], axis=-1)
+    return pose * (distance / root)[:, None, None]  # along the rays: the 2D is unchanged
+
+
 def mean_pose(train: dict[str, np.ndarray]) -> np.ndarray:
     """The training split's mean root-relative camera-frame pose ``(17, 3)``: the trivial floor."""
     return root_align(train["pose3d_cam"].astype(np.float64)).mean(0)
@@ -143,6 +159,7 @@ def _camera_errors(test: dict, train: dict, rows: np.ndarray) -> dict:
     frame_gravity = test.get("gravity_frame", test["gravity"])[rows]
     frame_elevation = np.arcsin(np.clip(frame_gravity[:, 2], -1, 1))
     elevation = np.rad2deg(np.abs(test["elevation"][rows] - test["elevation_gt"][rows]))
+    mean_elevation = np.nanmean(train["elevation"].astype(np.float64))
 
     def median_rel(focal):
         return float(np.median(np.abs(focal - focal_gt) / focal_gt)) if len(rows) else None
@@ -156,6 +173,9 @@ def _camera_errors(test: dict, train: dict, rows: np.ndarray) -> dict:
             np.rad2deg(np.abs(frame_elevation - test["elevation_gt"][rows]))
         ),
         "baseline_mean_focal_rel_err": median_rel(mean_ratio * size[:, 0]),
+        "baseline_mean_elevation_err_deg": _finite_median(
+            np.rad2deg(np.abs(mean_elevation - test["elevation_gt"][rows]))
+        ),
     }
 
 

@@ -117,6 +117,22 @@ def pose_metrics(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
     }
 
 
+def placement(pred: np.ndarray, gt: np.ndarray) -> dict[str, float | None]:
+    """Where the person is put: the root position error (MRPE) in the camera frame.
+
+    ``mrpe``: median distance between the predicted and the true root, mm; ``mrpe_rel``: the
+    median of that distance as a share of the true camera-to-root distance, %; ``mrpe_mean``
+    its mean, mm. Poses whose true or predicted root is not known are left out."""
+    root_pred, root_gt = pred[:, ROOT].astype(np.float64), gt[:, ROOT].astype(np.float64)
+    known = np.isfinite(root_pred).all(-1) & np.isfinite(root_gt).all(-1)
+    error = np.linalg.norm(root_pred[known] - root_gt[known], axis=-1)
+    share = error / np.linalg.norm(root_gt[known], axis=-1)
+    if not len(error):
+        return {"mrpe": None, "mrpe_rel": None, "mrpe_mean": None}
+    return {"mrpe": float(np.median(error) * 1000), "mrpe_rel": float(np.median(share) * 100),
+            "mrpe_mean": float(error.mean() * 1000)}  # fmt: skip
+
+
 def grouped(
     pred: np.ndarray,
     gt: np.ndarray,

@@ -103,6 +103,55 @@ def _floor_sentence(metrics: Mapping[str, Any]) -> str | None:
     return text + "."
 
 
+def _placement(metrics: Mapping[str, Any], key: str) -> Mapping[str, float] | None:
+    section = metrics.get(key)
+    placed = section.get("placement") if isinstance(section, Mapping) else None
+    return placed if placed and placed.get("mrpe_rel") is not None else None
+
+
+def _placement_sentence(metrics: Mapping[str, Any]) -> str | None:
+    """Where the person is put (the root's error, MRPE) against the mean-distance prior."""
+    prior = _placement(metrics, "baseline_prior_distance")
+    lifts = [(name, _placement(metrics, key)) for key, name in LIFTNETS]
+    lifts = [(name, p) for name, p in lifts if p is not None and "weak" not in name]
+    if prior is None or not lifts:
+        return None
+    parts = [f"{name} {p['mrpe']:.0f} mm ({p['mrpe_rel']:.1f} % of the distance)"
+             for name, p in lifts]  # fmt: skip
+    text = ("Placement (median root position error in the camera frame, true 2D and K): "
+            + "; ".join(parts) + f"; the mean training distance along the root's ray "
+            f"{prior['mrpe']:.0f} mm ({prior['mrpe_rel']:.1f} %)")  # fmt: skip
+    chain = _placement(metrics, "liftnet_regnet")
+    chain_prior = _placement(metrics, "baseline_prior_distance_regnet")
+    if chain is not None and chain_prior is not None:
+        text += (
+            f". With RegNet's 2D and camera, the chain {chain['mrpe']:.0f} mm "
+            f"({chain['mrpe_rel']:.1f} %), its prior {chain_prior['mrpe_rel']:.1f} %"
+        )
+    return text + "."
+
+
+def _camera_sentence(metrics: Mapping[str, Any]) -> str | None:
+    """RegNet's focal length and elevation per camera type against their prior baselines."""
+    reg = metrics.get("regnet")
+    types = reg.get("by_camera_type") if isinstance(reg, Mapping) else None
+    if not types:
+        return None
+    parts = []
+    for kind in ("rig", "wild"):
+        t = types.get(kind) or {}
+        if t.get("focal_rel_err") is None:
+            continue
+        text = (f"{kind} cameras: focal-length error {t['focal_rel_err']:.2f} against "
+                f"{t['baseline_mean_focal_rel_err']:.2f} for the mean training focal")  # fmt: skip
+        if t.get("elevation_err_deg") is not None and t.get("baseline_mean_elevation_err_deg"):
+            text += (f", elevation error {t['elevation_err_deg']:.1f}° against "
+                     f"{t['baseline_mean_elevation_err_deg']:.1f}° for the mean training "
+                     "elevation")  # fmt: skip
+        parts.append(text)
+    return "RegNet's camera against its priors: " + "; ".join(parts) + "." if parts else None
+
+
 def _adaptation_sentence(metrics: Mapping[str, Any]) -> str | None:
     """Each LiftNet adapted to the test set's 2D (the ``adapt`` pipeline) against itself."""
     parts = []
@@ -131,6 +180,7 @@ REGNET_CHECKS = (
     ("px_error", "baseline_mean_pose_px_error", "2D error (px)", True),
     ("pck2d_005", "baseline_mean_pose_pck2d_005", "PCK2D (%)", False),
     ("focal_rel_err", "baseline_mean_focal_rel_err", "focal-length error", True),
+    ("elevation_err_deg", "baseline_mean_elevation_err_deg", "elevation error (deg)", True),
 )
 
 
@@ -165,7 +215,8 @@ def findings(metrics: Mapping[str, Any]) -> list[str]:
                 f"scores {ref['pa_mpjpe']:.1f} mm PA-MPJPE on the "
                 f"{metrics.get('dataset', '?')} test split."
             )
-    for sentence in (_adaptation_sentence(metrics), _floor_sentence(metrics)):
+    for sentence in (_adaptation_sentence(metrics), _floor_sentence(metrics),
+                     _camera_sentence(metrics), _placement_sentence(metrics)):  # fmt: skip
         if sentence:
             sentences.append(sentence)
     if depth_order:

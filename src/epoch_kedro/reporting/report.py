@@ -24,6 +24,7 @@ from epoch_kedro.reporting.tables import (
     PUBLISHED_SOURCE,
     heldout_table,
     per_camera_table,
+    placement_table,
     regnet_table,
 )
 
@@ -211,6 +212,21 @@ def _heldout_html(metrics: Mapping[str, Any]) -> str:
     return intro + table_html(table, digits=2)
 
 
+def _placement_html(metrics: Mapping[str, Any]) -> str:
+    """Where each setting puts the person in the camera frame (the root's error)."""
+    table = placement_table(metrics)
+    if not len(table):
+        return '<p class="na">No setting recorded its placement (metrics of an older run).</p>'
+    intro = (
+        "<p>The root joint's position error in the camera frame (MRPE, ↓): the median "
+        "distance from the true root in mm and as a share of the true camera distance, and "
+        "the mean. The metric scale comes from the bone lengths LiftNet learnt and the "
+        "camera's K; the prior baselines put a flat person at the mean training distance "
+        "along the root's 2D ray.</p>"
+    )
+    return intro + table_html(table, digits=1)
+
+
 def _per_camera_html(metrics: Mapping[str, Any]) -> str:
     """A multi-view recording's figures per camera: each camera lifted on its own."""
     table = per_camera_table(metrics)
@@ -340,6 +356,7 @@ def report_page(
         ("What this run found", _findings_html(metrics)),
         ("Provenance", _provenance_html(run_info)),
         ("Headline", intro + table_html(headline, row_class=_is_published, raw={"setting"})),
+        ("Placement", _placement_html(metrics)),
         ("Held-out motions", _heldout_html(metrics)),
         ("Per camera", _per_camera_html(metrics)),
         ("RegNet: 2D and camera", _regnet_html(metrics)),

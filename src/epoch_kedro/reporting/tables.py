@@ -27,6 +27,9 @@ SETTING_LABELS: dict[str, str] = {
     "liftnet_weak_adapted_gt": "LiftNet weak perspective adapted to this test set's 2D, true 2D",
     "baseline_mean_pose": "Baseline: mean training pose",
     "baseline_flat_depth": "Baseline: flat depth (each joint on its 2D ray at the root's depth)",
+    "baseline_prior_distance": "Baseline: flat, at the mean training distance along the 2D rays",
+    "baseline_prior_distance_regnet": "Baseline: flat, at the mean training distance along "
+    "RegNet's rays",
     "regnet.pose3d": "RegNet's own 3D (rendered frames)",
     "regnet.ray_floor": "Oracle: true depths on RegNet's 2D rays (what any depth-only lift keeps)",
     "liftnet_regnet": "EPOCH chain: LiftNet on RegNet's 2D + K̂ (boxes found from the image)",
@@ -43,6 +46,12 @@ POSE_COLUMNS: dict[str, str] = {
     "pa_mpjpe": "PA-MPJPE",
     "pck150": "PCK@150",
     "auc": "AUC",
+}
+#: ``placement`` keys -> column names: where the person is put (the root's error, MRPE).
+PLACEMENT_COLUMNS: dict[str, str] = {
+    "mrpe": "MRPE, mm",
+    "mrpe_rel": "MRPE, % of distance",
+    "mrpe_mean": "mean root error, mm",
 }
 THIS_RUN = "this run"
 PUBLISHED_SOURCE = "PUBLISHED, different dataset ({dataset}, ground-truth 2D)"
@@ -90,6 +99,18 @@ def headline_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows).astype({"frames": "Int64"})
 
 
+def placement_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
+    """Where each setting puts the person: the root position error in the camera frame
+    (median, as a share of the true distance, mean), the prior baselines included."""
+    rows = [
+        {"setting": SETTING_LABELS.get(key, key)}
+        | {col: section["placement"].get(k) for k, col in PLACEMENT_COLUMNS.items()}
+        for key, section in pose_sections(metrics).items()
+        if isinstance(section.get("placement"), dict)
+    ]
+    return pd.DataFrame(rows, columns=["setting", *PLACEMENT_COLUMNS.values()])
+
+
 def regnet_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
     """RegNet's 2D and camera errors beside their trivial baselines (empty without RegNet).
 
@@ -102,6 +123,7 @@ def regnet_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     labelled = metrics.get("regnet_label_boxes") or {}
     focal = ("focal_rel_err", "baseline_mean_focal_rel_err", "mean training focal")
+    elevation = ("elevation_err_deg", "baseline_mean_elevation_err_deg", "mean training elevation")
     rows = [
         (
             "2D error, px (full frame)",
@@ -120,22 +142,16 @@ def regnet_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
             "mean 2D pose",
         ),
         ("median focal relative error", reg, labelled, *focal),
-        ("median elevation error, deg", reg, labelled, "elevation_err_deg", None, ""),
+        ("median elevation error, deg", reg, labelled, *elevation),
     ]
     for kind in ("rig", "wild"):
         by_type = reg.get("by_camera_type", {}).get(kind, {})
         by_type_labelled = labelled.get("by_camera_type", {}).get(kind, {})
         rows += [
             (f"median focal relative error, {kind} cameras", by_type, by_type_labelled, *focal),
-            (
-                f"median elevation error, {kind} cameras, deg",
-                by_type,
-                by_type_labelled,
-                "elevation_err_deg",
-                None,
-                "",
-            ),
-        ]
+            (f"median elevation error, {kind} cameras, deg", by_type, by_type_labelled,
+             *elevation),
+        ]  # fmt: skip
     return pd.DataFrame(
         [
             {

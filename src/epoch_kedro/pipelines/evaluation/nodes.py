@@ -14,9 +14,11 @@ from epoch_kedro.data.sources import dataset_name
 from epoch_kedro.evaluation.evaluate import (
     evaluate_setting,
     flat_depth,
+    mean_distance,
     mean_pose,
     metric_pose,
     motion_groups,
+    prior_distance,
     regnet_section,
 )
 from epoch_kedro.inference.lifting import inputs_from_keypoints, lift_tensors, predict_poses
@@ -296,6 +298,10 @@ def evaluate_models(
     baseline = np.broadcast_to(mean_pose(model_input_train), test["pose3d_cam"].shape)
     metrics["baseline_mean_pose"] = evaluate_setting(baseline, test, edges)
     metrics["baseline_flat_depth"] = evaluate_setting(flat_depth(test), test, edges)
+    distance = mean_distance(model_input_train)
+    metrics["baseline_prior_distance"] = evaluate_setting(
+        prior_distance(test, distance), test, edges
+    )
     if chain:
         metrics |= _chain_metrics(pred, regnet_inputs_test, regnet_inputs_test_label_boxes,
                                   model_input_train, edges)  # fmt: skip
@@ -317,6 +323,9 @@ def _chain_metrics(pred, generated, labelled, train, edges) -> dict[str, Any]:
     for section in (*CHAIN_SETTINGS, "liftnet_reference_regnet"):
         out[section] = evaluate_setting(pred[f"rendered_{section}"], generated, edges)
     # The usual Human3.6M protocol: boxes from the 2D labels instead of the image.
+    out["baseline_prior_distance_regnet"] = evaluate_setting(
+        prior_distance(generated, mean_distance(train)), generated, edges
+    )
     out["regnet_label_boxes"] = regnet_section(labelled, train)
     out["liftnet_regnet_label_boxes"] = evaluate_setting(
         pred["label_boxes_liftnet_regnet"], labelled, edges
