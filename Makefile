@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 # The run's outputs are then committed to DVC's cache (dvc.lock records them), so `dvc repro`
 # finds everything up to date and `dvc checkout` can restore what a later run replaces.
 run: setup
-	$(BIN)/kedro run --pipeline=full
+	$(BIN)/kedro run --pipelines=full
 	@if [ -d .dvc ]; then $(BIN)/dvc commit --force --quiet && \
 		echo "dvc: outputs committed to the cache; 'dvc status' is clean, 'dvc checkout' restores them"; fi
 

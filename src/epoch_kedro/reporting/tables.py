@@ -99,6 +99,38 @@ def headline_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows).astype({"frames": "Int64"})
 
 
+#: The figures a person compares between runs (``dvc metrics show/diff``): name -> path in
+#: ``metrics.json``. A setting a run did not evaluate is left out.
+HEADLINE_METRICS: dict[str, tuple[str, ...]] = {
+    "chain_pa_mpjpe": ("liftnet_regnet", "pa_mpjpe"),
+    "chain_mpjpe": ("liftnet_regnet", "mpjpe"),
+    "chain_mrpe_pct": ("liftnet_regnet", "placement", "mrpe_rel"),
+    "liftnet_pa_mpjpe": ("liftnet_gt", "pa_mpjpe"),
+    "reference_pa_mpjpe": ("liftnet_reference_gt", "pa_mpjpe"),
+    "reference_mpjpe": ("liftnet_reference_gt", "mpjpe"),
+    "reference_mrpe_pct": ("liftnet_reference_gt", "placement", "mrpe_rel"),
+    "weak_pa_mpjpe": ("liftnet_weak_gt", "pa_mpjpe"),
+    "regnet_px_error": ("regnet", "px_error"),
+    "regnet_focal_rel_err": ("regnet", "focal_rel_err"),
+    "regnet_elevation_err_deg": ("regnet", "elevation_err_deg"),
+    "flat_depth_pa_mpjpe": ("baseline_flat_depth", "pa_mpjpe"),
+    "mean_pose_pa_mpjpe": ("baseline_mean_pose", "pa_mpjpe"),
+}
+
+
+def headline_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """A dozen figures of ``metrics.json``, flat (:data:`HEADLINE_METRICS`): what ``dvc metrics
+    show`` prints, where the whole nested file would be one unreadable line."""
+    out = {}
+    for name, path in HEADLINE_METRICS.items():
+        value: Any = metrics
+        for key in path:
+            value = value.get(key) if isinstance(value, Mapping) else None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out[name] = value
+    return out
+
+
 def placement_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
     """Where each setting puts the person: the root position error in the camera frame
     (median, as a share of the true distance, mean), the prior baselines included."""

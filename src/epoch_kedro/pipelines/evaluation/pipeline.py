@@ -85,7 +85,12 @@ def create_pipeline(tested: str = "params:dataset", adapted: bool = False, **kwa
             node(
                 tabulate_results,
                 inputs=["metrics", "test_predictions"],
-                outputs=["headline_table", "per_action_errors", "per_joint_errors"],
+                outputs=[
+                    "headline_table",
+                    "per_action_errors",
+                    "per_joint_errors",
+                    "headline_metrics",
+                ],
                 name="tabulate_results",
                 tags=["reporting"],
             ),

@@ -26,12 +26,14 @@ Arrays = dict[str, np.ndarray]
 
 def tabulate_results(
     metrics: dict[str, Any], test_predictions: Arrays
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The headline (with published reference points), per-action and per-joint tables."""
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, float]]:
+    """The headline (with published reference points), per-action and per-joint tables, and
+    the dozen headline figures DVC shows."""
     return (
         T.headline_table(metrics),
         T.per_action_table(metrics),
         T.per_joint_table(test_predictions),
+        T.headline_metrics(metrics),
     )
 
 
