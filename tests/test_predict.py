@@ -388,3 +388,27 @@ def test_a_camera_whose_principal_point_or_image_size_cannot_be_is_refused(tmp_p
     (tmp_path / "cam.json").write_text(json.dumps({"K": K}))
     with pytest.raises(PredictError, match=r"principal point \(-10, 500\) px is not inside"):
         camera_from_options(str(tmp_path / "cam.json"))
+
+
+def test_the_default_models_are_found_from_any_folder_or_both_places_named(
+    scene, model_path, tmp_path, monkeypatch
+):
+    """Run outside the project, predict used to say `make run` though the models existed."""
+    import shutil
+
+    from epoch_kedro.predict import core
+
+    project = tmp_path / "project"
+    (project / "data/06_models").mkdir(parents=True)
+    monkeypatch.setattr(core, "PROJECT_ROOT", project)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    np.savez(elsewhere / "poses.npz", keypoints=scene[1])
+    camera = camera_from_options(None, None, 60, SIZE)
+    with pytest.raises(PredictError) as err:
+        predict(["poses.npz"], "out", camera=camera)
+    assert f"no trained LiftNet at data/06_models/liftnet.pt (below {elsewhere})" in str(err.value)
+    assert str(project / "data/06_models/liftnet.pt") in str(err.value)
+    shutil.copy(model_path, project / "data/06_models/liftnet.pt")
+    assert predict(["poses.npz"], "out", camera=camera)["lifted"] == len(scene[1])

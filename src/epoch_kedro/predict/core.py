@@ -32,6 +32,9 @@ from epoch_kedro.skeleton import JOINT_NAMES
 from epoch_kedro.training.adapt import AdaptConfig
 
 MODELS = Path("data/06_models")
+#: The project this package was installed from (an editable install: ``make setup``), where
+#: ``make run`` writes the models; predict looks there when the working folder has none.
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_LIFTNET = MODELS / "liftnet.pt"
 DEFAULT_REGNET = MODELS / "regnet.pt"
 DEFAULT_LOCALIZER = MODELS / "localizer.pt"
@@ -49,11 +52,21 @@ logger = logging.getLogger(__name__)
 
 
 def _model(given: str | Path | None, default: Path, what: str, option: str) -> Path:
-    path = Path(given) if given is not None else default
-    if not path.is_file():
-        raise PredictError(f"{path}: no trained {what} there; `make run` trains it "
-                           f"(or pass {option} PATH)")  # fmt: skip
-    return path
+    """The model file to use: ``given``, else ``default`` below the working folder, else below
+    the project the package was installed from (so predict runs from any folder)."""
+    if given is not None:
+        if not Path(given).is_file():
+            raise PredictError(f"{given}: no trained {what} there; `make run` trains it "
+                               f"(or pass {option} PATH)")  # fmt: skip
+        return Path(given)
+    places = [default, PROJECT_ROOT / default]
+    found = next((p for p in places if p.is_file()), None)
+    if found is None:
+        raise PredictError(
+            f"no trained {what} at {default} (below {Path.cwd()}) nor at {places[1]}; `make run` "
+            f"in the project trains it (or pass {option} PATH)"
+        )
+    return found
 
 
 def _from_keypoints(
