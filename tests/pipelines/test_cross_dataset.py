@@ -17,6 +17,8 @@ from tests.data.test_multiview_dataset import recording  # noqa: F401
 from tests.pipelines.test_run_smoke import SMOKE_DATA, kedro_run
 from tests.reliability.test_reliability import snapshot
 
+pytestmark = pytest.mark.slow  # Kedro/DVC in subprocesses: minutes
+
 #: Sections that depend on the test split alone (RegNet's need the training dataset's frames).
 LIFTNET_SECTIONS = ("liftnet_gt", "liftnet_weak_gt", "liftnet_reference_gt", "baseline_mean_pose")
 

@@ -19,6 +19,8 @@ from epoch_kedro import api
 from epoch_kedro.utils.checkpoint import load_checkpoint
 from tests.pipelines.test_run_smoke import SMOKE_DATA, kedro_run
 
+pytestmark = pytest.mark.slow  # Kedro/DVC in subprocesses: minutes
+
 TWO = "localizer.loop.devices=2,regnet.loop.devices=2,liftnet.loop.devices=2"
 #: Tolerances against the single-process run, relative. The processes share each global batch
 #: and average their gradients, so without random draws they train identically (to 1e-5:

@@ -38,6 +38,8 @@ STAGE = f"""stages:
 """
 TRAINED_WITH = f"""import json
 from epoch_kedro.utils.checkpoint import load_checkpoint
+
+pytestmark = pytest.mark.slow  # Kedro/DVC in subprocesses: minutes
 artifact = load_checkpoint("data/smoke/06_models/liftnet.pt")
 with open("{TRAINED}", "w") as f:
     json.dump({{"config": artifact["config"], **artifact["training"]}}, f)

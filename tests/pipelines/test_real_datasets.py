@@ -21,6 +21,8 @@ from tests.data.real_fixtures import write_3dhp
 
 from .test_run_smoke import SMOKE_DATA, kedro_run, make_project
 
+pytestmark = pytest.mark.slow  # Kedro/DVC in subprocesses: minutes
+
 #: The Human3.6M protocol subjects, so h36m's built-in protocol split applies unchanged.
 SUBJECTS = (
     "subjects: [S1, S5, S6, S7, S8, S9, S11]\n  actions: [walking, sitting_down, waving, kicking]"

@@ -10,6 +10,7 @@ import sys
 
 import nbformat
 import pandas as pd
+import pytest
 from nbclient import NotebookClient
 
 from epoch_kedro.data.synthetic.library import ACTIONS
@@ -17,6 +18,8 @@ from epoch_kedro.pipeline_registry import register_pipelines
 from epoch_kedro.pipelines.evaluation.pipeline import REPORT_FIGURES
 from epoch_kedro.pipelines.full import STAGES
 from tests.pipelines.test_run_smoke import SMOKE_DATA
+
+pytestmark = pytest.mark.slow  # Kedro/DVC in subprocesses: minutes
 
 TAGS = {"data", "training", "inference", "reporting"}
 

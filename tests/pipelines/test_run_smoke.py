@@ -19,6 +19,8 @@ from epoch_kedro.datasets import NpzDataset
 from epoch_kedro.pipelines.normalization.nodes import _hold_out, build_model_inputs
 from epoch_kedro.utils.checkpoint import load_checkpoint
 
+pytestmark = pytest.mark.slow  # Kedro/DVC in subprocesses: minutes
+
 ROOT = Path(__file__).resolve().parents[2]
 DATASET = {"kind": "synthetic", "name": "synthetic"}
 #: Where the smoke profile keeps its artifacts (conf/smoke/globals.yml).

@@ -21,6 +21,8 @@ from epoch_kedro.utils.checkpoint import load_checkpoint, save_checkpoint
 from tests.pipelines.test_run_smoke import ROOT, SMOKE_DATA, kedro_run, make_project
 from tests.reliability.cases import case
 
+pytestmark = pytest.mark.slow  # Kedro/DVC in subprocesses: minutes
+
 PROFILES = {"local": "data", "smoke": "data/smoke", "paper": "data/paper"}
 
 
