@@ -1,4 +1,4 @@
-"""The worked DVC sweep (README "Scaling out") on the smoke profile: the perspective vs the
+"""The worked DVC sweep (docs/SCALING.md "Scaling out") on the smoke profile: the perspective vs the
 weak-perspective camera and two loss terms switched off, queued as DVC experiments, run by a
 queue worker, and compared with ``dvc exp show``."""
 
@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+pytestmark = pytest.mark.slow  # Kedro/DVC in subprocesses: minutes
 
 PARAMS = "conf/smoke/parameters_liftnet.yml"
 #: The ablation: name -> the parameter DVC sets (the same keys as on the default profile).
@@ -39,7 +41,6 @@ STAGE = f"""stages:
 TRAINED_WITH = f"""import json
 from epoch_kedro.utils.checkpoint import load_checkpoint
 
-pytestmark = pytest.mark.slow  # Kedro/DVC in subprocesses: minutes
 artifact = load_checkpoint("data/smoke/06_models/liftnet.pt")
 with open("{TRAINED}", "w") as f:
     json.dump({{"config": artifact["config"], **artifact["training"]}}, f)

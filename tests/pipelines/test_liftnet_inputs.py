@@ -45,7 +45,7 @@ def test_an_unknown_source_is_named_in_the_error(synthetic_small):
 
 
 def test_the_stage_refuses_a_split_that_is_not_a_model_input():
-    """Checked before anything trains: the stage's input as the README says of every stage."""
+    """Checked before anything trains, as docs/PIPELINES.md says of every stage's input."""
     split = _split(4, 1000.0, 1)
     with pytest.raises(ValueError, match=r"dataset 'model_input_train': missing required"):
         train_lifter(split, split, split, split, {}, {}, {})

@@ -183,7 +183,7 @@ def predict_poses(
     ``flip``: the flip test. The pose is the mean of the lift and of the mirrored lift of the
     mirror image (:func:`mirror_inputs`), so a prediction and that of the mirror image are
     exact mirrors of each other; measured, it lowers PA-MPJPE by 0.7-2.5 mm on every LiftNet
-    variant tried (README, "LiftNet").
+    variant tried (docs/MODELS.md, "LiftNet").
     """
     device = next(model.parameters()).device
     model.eval()

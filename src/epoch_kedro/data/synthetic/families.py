@@ -105,7 +105,7 @@ def _trunk(p: Pose, rng: np.random.Generator, share: float) -> None:
 
     People hold the trunk near neutral and bend it slightly forward far more often than they
     twist or bend it to a limit: a normal spread, not a uniform one, keeps the pose prior
-    specific (see the families' notes in the README).
+    specific (see the families' notes in docs/DATA.md).
     """
     for joint in ("Spine", "Thorax", "Neck"):
         j = JOINT_INDEX[joint]

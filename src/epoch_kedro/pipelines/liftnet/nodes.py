@@ -76,7 +76,7 @@ def train_lifter_variants(  # noqa: PLR0913 - one argument per catalog input of 
 
     Both are ``liftnet`` with their overrides. With ``liftnet.concurrent`` they train side by
     side, one process each on half the CPU cores (:func:`run_concurrently`): 1.3x the samples/s
-    of one after the other on two cores (README "Scaling out").
+    of one after the other on two cores (docs/SCALING.md "Scaling out").
     """
     inputs = _checked(model_input_train, model_input_val, regnet_inputs_train, regnet_inputs_val)
     jobs = [
