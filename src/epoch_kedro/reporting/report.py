@@ -212,32 +212,35 @@ def _heldout_html(metrics: Mapping[str, Any]) -> str:
     return intro + table_html(table, digits=2)
 
 
+def _table_section(table: pd.DataFrame, missing: str, intro: str) -> str:
+    """A report section: ``intro`` and ``table``, or the ``missing`` note when it is empty."""
+    if not len(table):
+        return f'<p class="na">{missing}</p>'
+    return f"<p>{intro}</p>" + table_html(table, digits=1)
+
+
 def _placement_html(metrics: Mapping[str, Any]) -> str:
     """Where each setting puts the person in the camera frame (the root's error)."""
-    table = placement_table(metrics)
-    if not len(table):
-        return '<p class="na">No setting recorded its placement (metrics of an older run).</p>'
-    intro = (
-        "<p>The root joint's position error in the camera frame (MRPE, ↓): the median "
-        "distance from the true root in mm and as a share of the true camera distance, and "
-        "the mean. The metric scale comes from the bone lengths LiftNet learnt and the "
-        "camera's K; the prior baselines put a flat person at the mean training distance "
-        "along the root's 2D ray.</p>"
+    return _table_section(
+        placement_table(metrics),
+        "No setting recorded its placement (metrics of an older run).",
+        "The root joint's position error in the camera frame (MRPE, ↓): the median distance "
+        "from the true root in mm and as a share of the true camera distance, and the mean. "
+        "The metric scale comes from the bone lengths LiftNet learnt and the camera's K; the "
+        "prior baselines put a flat person at the mean training distance along the root's "
+        "2D ray.",
     )
-    return intro + table_html(table, digits=1)
 
 
 def _per_camera_html(metrics: Mapping[str, Any]) -> str:
     """A multi-view recording's figures per camera: each camera lifted on its own."""
-    table = per_camera_table(metrics)
-    if not len(table):
-        return '<p class="na">Not a multi-view recording: no per-camera figures.</p>'
-    intro = (
-        "<p>Each camera's own 2D lifted, scored against the 3D triangulated from the other "
+    return _table_section(
+        _with_direction(per_camera_table(metrics)),
+        "Not a multi-view recording: no per-camera figures.",
+        "Each camera's own 2D lifted, scored against the 3D triangulated from the other "
         "cameras; joints whose triangulation the other views do not agree on are not scored. "
-        "Errors in mm, PCK@150 and AUC in %.</p>"
+        "Errors in mm, PCK@150 and AUC in %.",
     )
-    return intro + table_html(_with_direction(table), digits=1)
 
 
 #: Column headers of the report's tables with the direction of "better" (the CSVs keep the
