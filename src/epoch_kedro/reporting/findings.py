@@ -248,7 +248,7 @@ def provenance(
 
     commit = _git("rev-parse", "HEAD", cwd=project)
     status = _git("status", "--porcelain", "--untracked-files=no", cwd=project)
-    seeds = {k: v for k, v in flatten(params).items() if k.endswith("seed")}
+    seeds = {k: v for k, v in sorted(flatten(params).items()) if k.endswith("seed")}
     return {
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": commit or "unknown (not a git checkout)",
