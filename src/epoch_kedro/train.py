@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     from epoch_kedro.training.distributed import init_from_env
 
     init_from_env()
-    run(["--pipelines", argv[0], *argv[1:]])
+    run(["run", "--pipelines", argv[0], *argv[1:]])
 
 
 if __name__ == "__main__":
