@@ -143,12 +143,15 @@ def estimate_from_images(
     localizer: Localizer,
     regnet: RegNet,
     settings: ImageSettings = ImageSettings(),
+    batches: list[list[Path]] | None = None,
 ) -> dict[str, np.ndarray]:
     """RegNet's outputs (:data:`~epoch_kedro.inference.regnet.REGNET_OUTPUTS`, flip-test 2D,
     the last ``box`` and ``image_size``) for each image file, in full-frame pixels, and its
-    ``domain_score`` (:func:`~epoch_kedro.inference.regnet.domain_score`)."""
+    ``domain_score`` (:func:`~epoch_kedro.inference.regnet.domain_score`). ``batches``:
+    :func:`pixel_batches` of ``paths`` when the caller has them already."""
     parts: list[dict[str, np.ndarray]] = []
-    for batch in progress(pixel_batches(paths, settings), "RegNet on images", unit="batch"):
+    batches = pixel_batches(paths, settings) if batches is None else batches
+    for batch in progress(batches, "RegNet on images", unit="batch"):
         images = [open_rgb(p) for p in batch]
         parts.append(_batch_estimates(images, localizer, regnet, settings))
         for image in images:

@@ -95,15 +95,15 @@ def _from_images(
     """RegNet's 2D and camera for each image; returns them and RegNet's gravity."""
     from epoch_kedro.api import load_localizer, load_regnet
     from epoch_kedro.chain import flip_confidence, pool_camera
-    from epoch_kedro.inference.images import estimate_from_images, image_pixels
+    from epoch_kedro.inference.images import ImageSettings, estimate_from_images, pixel_batches
     from epoch_kedro.inference.regnet import domain_threshold, out_of_domain
 
-    for path in files:  # headers only: an image too large or not an image is said first
-        image_pixels(path)
+    # From the headers, before the models load: an image too large or not an image is said first.
+    batches = pixel_batches(files, ImageSettings())
     regnet_path = _model(regnet, DEFAULT_REGNET, "RegNet", "--regnet")
     localizer_path = _model(localizer, DEFAULT_LOCALIZER, "localiser", "--localizer")
     model = load_regnet(regnet_path)
-    est = estimate_from_images(files, load_localizer(localizer_path), model)
+    est = estimate_from_images(files, load_localizer(localizer_path), model, batches=batches)
     score = est["domain_score"].astype(np.float64)
     threshold = domain_threshold(model)  # calibrated for these weights when trained
     flagged = out_of_domain(score, threshold)
