@@ -6,8 +6,8 @@ already built (data/05_model_input), the dataset statistics and a trained flow p
 only differences from the default reference are the overrides given here.
 
 Usage: python experiments/train_masked_liftnet.py OUT.pt [--flow data/06_models/flow.pt]
-    [--share 0.5] [--dropout '{"score_hidden": false}'] [--no-mask] [--epochs N] [--threads 1]
-    [--seed 0]
+    [--share 0.5] [--dropout '{"score_hidden": false}'] [--losses '{"consistency": 1.0}']
+    [--no-mask] [--epochs N] [--threads 1] [--seed 0]
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import torch
 import yaml
 
 from epoch_kedro.pipelines.liftnet.nodes import train_lifter
+from epoch_kedro.utils.checkpoint import save_checkpoint
 from epoch_kedro.utils.config import deep_merge
 
 DATA = Path("data")
@@ -41,6 +42,7 @@ def _params(args: argparse.Namespace) -> tuple[dict, dict]:
     base["torch_threads"] = args.threads
     dropout = {**json.loads(args.dropout), "share": 0.0 if args.no_mask else args.share}
     ours = {"model": {"presence_mask": not args.no_mask}, "dropout": dropout}
+    ours["losses"] = json.loads(args.losses)
     ours["loop"] = {"seed": args.seed, **({"epochs": args.epochs} if args.epochs else {})}
     return base, deep_merge(conf["liftnet_reference"], ours)
 
@@ -50,6 +52,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("out", type=Path)
     parser.add_argument("--flow", type=Path, default=DATA / "06_models/flow.pt")
     parser.add_argument("--share", type=float, default=0.5, help="liftnet.dropout.share")
+    parser.add_argument("--losses", default="{}", help="liftnet.losses weights, JSON")
     parser.add_argument("--no-mask", action="store_true", help="presence_mask false, no dropout")
     parser.add_argument("--dropout", default="{}", help="other liftnet.dropout keys, JSON")
     parser.add_argument("--epochs", type=int, default=0, help="0: the reference's")
@@ -63,7 +66,7 @@ def main(argv: list[str] | None = None) -> dict:
     start = time.perf_counter()
     artifact, history = train_lifter(*splits, {}, {}, stats, flow, base, overrides)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(artifact, args.out)
+    save_checkpoint(artifact, args.out)  # with its checksum, as load_checkpoint requires
     summary = {"out": str(args.out), "overrides": overrides, "seconds": time.perf_counter() - start,
                "last_epoch": history[-1]}  # fmt: skip
     print(json.dumps(summary))

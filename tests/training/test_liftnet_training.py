@@ -183,6 +183,30 @@ def test_a_dropout_step_runs_and_joints_missing_from_the_data_do_not_count(setup
     torch.testing.assert_close(terms(moved)["cycle_2d"], first["cycle_2d"])
 
 
+def test_consistency_is_the_distance_from_the_partial_lift_to_the_complete_one(setup):
+    split, stats, flow = setup
+    model = T.LiftNet(config().model, stats["bone_length_mean"]).train()
+    batch = {k: v[:32] for k, v in lift_tensors(split).items()}
+    weights = T.LossWeights(consistency=1.0)
+    cycle = T.CycleConfig(gravity_dropout=0.0)  # the generator's only draws are the dropout's
+    dropout = JointDropout(share=1.0, face=0, random=0)  # one limb joint hidden in every pose
+    terms = T.cycle_terms(model, flow, batch, torch.Generator().manual_seed(0), weights, cycle,
+                          None, dropout)  # fmt: skip
+    dropped = joint_dropout.drop_joints(batch, dropout, torch.Generator().manual_seed(0))
+
+    def rel(b):
+        pose = model(b["pose2d"], b["scale2d"], b["root_ray"], b["gravity"], b.get("present")).pose
+        return pose - pose[:, :1]
+
+    expected = (rel(dropped) - rel(batch)).norm(dim=-1).mean()
+    torch.testing.assert_close(terms["consistency"], expected, rtol=1e-5, atol=1e-6)
+    assert terms["consistency"] > 0
+    # Nothing hidden, nothing to compare: no term (no dropout, or the weight at 0).
+    assert "consistency" not in T.cycle_terms(model, flow, batch, torch.Generator(), weights, cycle)
+    off = T.cycle_terms(model, flow, batch, torch.Generator(), T.LossWeights(), cycle, None, dropout)
+    assert "consistency" not in off
+
+
 def test_dropout_needs_the_presence_mask():
     bad = replace(config(presence_mask=False), dropout=JointDropout(share=0.5))
     with pytest.raises(ValueError, match=r"dropout\.share > 0 needs liftnet\.model\.presence"):

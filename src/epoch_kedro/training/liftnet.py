@@ -37,6 +37,7 @@ class LossWeights:
     bone_ratio: float = 1.0
     bending: float = 1.0
     deformation: float = 1.0
+    consistency: float = 0.0  # a pose with joints hidden lifts as its complete 2D does
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ def cycle_terms(
     """
     if noise is not None and model.training:
         batch = corrupt(batch, noise, generator)
-    target = batch
+    target = complete = batch
     if dropout is not None and dropout.active and model.training:
         batch = drop_joints(batch, dropout, generator)
         if not dropout.score_hidden:
@@ -131,8 +132,43 @@ def cycle_terms(
         terms["bending"] = losses.bending_limits(pose, first.up)
     if weights.deformation:
         terms["deformation"] = losses.pairwise_deformation(rel, rel_back)
+    if weights.consistency and complete is not batch:
+        terms["consistency"] = _hidden_consistency(model, complete, batch, gravity, rel)
     terms["total"] = sum(getattr(weights, name) * value for name, value in terms.items())
     return terms
+
+
+def _hidden_consistency(
+    model: LiftNet,
+    complete: dict[str, torch.Tensor],
+    dropped: dict[str, torch.Tensor],
+    gravity: torch.Tensor | None,
+    rel: torch.Tensor,
+) -> torch.Tensor:
+    """Mean joint distance (m) between the root-relative lift of the poses that had joints
+    hidden and the lift of the same poses complete, as a fixed target (no gradient).
+
+    The hidden joints' 2D is known in training, so the network's own lift of the complete pose
+    is the best target it has for the partial one: no 3D label is used. The cycle alone lets a
+    hidden wrist go anywhere plausible; this asks for the lift the visible joints predict, and
+    for the rest of the pose not to move when a joint goes missing.
+    """
+    before = complete.get("present")
+    now = dropped["present"]
+    rows = ~now.all(-1) if before is None else (now != before).any(-1)
+    if not bool(rows.any()):
+        return rel.new_zeros(())
+    with torch.no_grad():
+        teacher = model(
+            complete["pose2d"][rows],
+            complete["scale2d"][rows],
+            complete["root_ray"][rows],
+            None if gravity is None else gravity[rows],
+            None if "present" not in complete else complete["present"][rows],
+        ).pose
+    teacher = teacher - teacher[:, :1]
+    # Averaged over the whole batch, so the term's weight does not depend on the dropout share.
+    return (rel[rows] - teacher).norm(dim=-1).mean() * rows.float().mean()
 
 
 def _cycle_2d(u_back: torch.Tensor, target: dict[str, torch.Tensor]) -> torch.Tensor:
