@@ -234,6 +234,7 @@ def _lift(
     from epoch_kedro.api import lift, load_liftnet
 
     model = load_liftnet(liftnet)
+    logger.info("Lifting with %s", liftnet)
     present = np.isfinite(lifted.keypoints2d).all(-1)
     if not model.config.presence_mask:
         for i in np.flatnonzero(lifted.usable & ~present.all(-1)):
