@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from adapt_devset import DEVSET, devset_split, score  # the script next to this one
 
-from epoch_kedro.inference.lifting import lift_inputs
+from epoch_kedro.liftnet_inputs import lift_inputs
 from epoch_kedro.models.artifacts import liftnet_from_artifact
 from epoch_kedro.utils.checkpoint import load_checkpoint
 

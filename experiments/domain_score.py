@@ -48,15 +48,9 @@ from PIL import Image
 from epoch_kedro.api import load_localizer, load_regnet
 from epoch_kedro.chain import video_keys
 from epoch_kedro.data.boxes import DEFAULT_BOX, boxes_from_keypoints
+from epoch_kedro.data.image_files import IMAGE_SUFFIXES, cut_crop, open_rgb, resize_frame
 from epoch_kedro.data.synthetic.render import RenderConfig, render_dataset
-from epoch_kedro.inference.images import (
-    IMAGE_SUFFIXES,
-    ImageSettings,
-    _batch_estimates,
-    cut_crop,
-    open_rgb,
-    resize_frame,
-)
+from epoch_kedro.inference.images import ImageSettings, _batch_estimates
 from epoch_kedro.inference.regnet import (
     DOMAIN_THRESHOLD,
     domain_threshold,

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from epoch_kedro.evaluation.metrics import joint_errors
-from epoch_kedro.inference.lifting import lift_inputs, lift_tensors, predict_poses
+from epoch_kedro.inference.lifting import lift_tensors, predict_poses
+from epoch_kedro.liftnet_inputs import lift_inputs
 from epoch_kedro.models.artifacts import liftnet_from_artifact
 from epoch_kedro.skeleton import JOINT_INDEX, NUM_JOINTS
 from epoch_kedro.utils.checkpoint import load_checkpoint

@@ -10,11 +10,8 @@ import pytest
 import torch
 
 from epoch_kedro.chain import (
-    CONFIDENCE_SCALE,
     ChainSettings,
-    flip_confidence,
     generate_inputs,
-    pool_camera,
     video_ids,
     video_keys,
     with_video_camera,
@@ -23,8 +20,14 @@ from epoch_kedro.data.boxes import BoxConfig, boxes_from_keypoints
 from epoch_kedro.data.images import ImageSet
 from epoch_kedro.data.normalize import dataset_statistics, to_model_input
 from epoch_kedro.data.synthetic.render import RenderConfig, render_crops, render_dataset
-from epoch_kedro.geometry import rays
-from epoch_kedro.inference.regnet import find_boxes, flip_test, predict_regnet
+from epoch_kedro.geometry import pool_camera, rays
+from epoch_kedro.inference.regnet import (
+    CONFIDENCE_SCALE,
+    find_boxes,
+    flip_confidence,
+    flip_test,
+    predict_regnet,
+)
 from epoch_kedro.models.localizer import Localizer, LocalizerConfig
 from epoch_kedro.models.regnet import RegNet, RegNetConfig
 from tests.models.peaks import Peak

@@ -127,3 +127,16 @@ def test_stage_deps_cover_the_code_it_runs(name):
         if not _declared(stage, f.relative_to(ROOT).as_posix(), ("deps",))
     )
     assert not missing, f"stage {name} imports files that are not in its deps: {missing}"
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_stage_deps_name_no_code_it_does_not_run(name):
+    """A source dep the stage never imports would re-run it after unrelated edits."""
+    pipeline = ROOT / f"src/epoch_kedro/pipelines/{name}/pipeline.py"
+    imported = {f.relative_to(ROOT).as_posix() for f in _imported_files(pipeline, set())}
+    extra = []
+    for dep in sorted(p for p in _paths(DVC["stages"][name]["deps"]) if p.startswith("src/")):
+        files = [ROOT / dep] if dep.endswith(".py") else sorted((ROOT / dep).rglob("*.py"))
+        extra += [f.relative_to(ROOT).as_posix() for f in files]
+    extra = sorted(set(extra) - imported)
+    assert not extra, f"stage {name} lists deps it never imports: {extra}"

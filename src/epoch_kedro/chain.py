@@ -12,16 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from epoch_kedro.data.boxes import DEFAULT_BOX, BoxConfig, boxes_from_keypoints
+from epoch_kedro.data.boxes import DEFAULT_BOX, BoxConfig, CropFn, boxes_from_keypoints
 from epoch_kedro.data.images import ImageSet, image_rows
 from epoch_kedro.data.schema import join_keys
-from epoch_kedro.inference.lifting import lift_inputs
-from epoch_kedro.inference.regnet import BATCH_SIZE, CropFn, find_boxes, regnet_on_boxes
+from epoch_kedro.geometry import pool_camera
+from epoch_kedro.inference.regnet import BATCH_SIZE, find_boxes, flip_confidence, regnet_on_boxes
+from epoch_kedro.liftnet_inputs import lift_inputs
 from epoch_kedro.models.localizer import Localizer
 from epoch_kedro.models.regnet import RegNet
-
-#: Confidence of a joint falls to 1/e when the flip test disagrees by this share of the box.
-CONFIDENCE_SCALE = 0.05
 
 #: Fields that name one video: within it the camera does not move and keeps its intrinsics.
 VIDEO_KEYS = ("subject", "action", "sequence", "camera")
@@ -35,7 +33,7 @@ CAMERA_INPUTS = ("K", "gravity", "elevation", "rays", "pose2d", "scale2d")
 
 
 def camera_inputs(kp2d: np.ndarray, K: np.ndarray, gravity: np.ndarray) -> dict[str, np.ndarray]:
-    """K and LiftNet's inputs (:func:`~epoch_kedro.inference.lifting.lift_inputs`) for pixel
+    """K and LiftNet's inputs (:func:`~epoch_kedro.liftnet_inputs.lift_inputs`) for pixel
     keypoints ``(N, 17, 2)`` seen by ``K`` with ``gravity``."""
     return {"K": K, **lift_inputs(kp2d, K, gravity)}
 
@@ -52,40 +50,6 @@ def video_keys(split: dict[str, np.ndarray]) -> np.ndarray:
 def video_ids(split: dict[str, np.ndarray]) -> np.ndarray:
     """An integer per sample naming its video: ``(N,)``."""
     return np.unique(video_keys(split), return_inverse=True)[1].ravel()
-
-
-def pool_camera(
-    K: np.ndarray, gravity: np.ndarray, videos: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """One camera per video: the median focal (log scale) and principal point, mean gravity.
-
-    A static camera has one K and one gravity direction for all its frames, so per-frame
-    estimates are pooled; this removes frame-to-frame noise, not a shared bias.
-    """
-    gravity = gravity.copy()
-    for video in np.unique(videos):
-        rows = videos == video
-        mean = gravity[rows].mean(0)
-        gravity[rows] = mean / max(np.linalg.norm(mean), 1e-9)
-    return pool_intrinsics(K, videos), gravity
-
-
-def pool_intrinsics(K: np.ndarray, videos: np.ndarray) -> np.ndarray:
-    """One K per video: the median focal length (log scale) and principal point."""
-    K = K.copy()
-    for video in np.unique(videos):
-        rows = videos == video
-        focal = np.exp(np.median(np.log(0.5 * (K[rows, 0, 0] + K[rows, 1, 1]))))
-        K[rows, 0, 0] = K[rows, 1, 1] = focal
-        K[rows, :2, 2] = np.median(K[rows, :2, 2], axis=0)
-    return K
-
-
-def flip_confidence(pred: dict[str, np.ndarray], boxes: np.ndarray) -> np.ndarray:
-    """Per-joint confidence ``(M, 17)`` in (0, 1] from the flip test's two 2D estimates."""
-    gap = np.linalg.norm(pred["kp2d_heat_single"] - pred["kp2d_heat_mirrored"], axis=-1)
-    gap = gap / (CONFIDENCE_SCALE * boxes[:, 2:3])
-    return np.exp(-(gap**2)).astype(np.float32)
 
 
 @dataclass(frozen=True)

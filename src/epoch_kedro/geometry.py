@@ -785,3 +785,30 @@ def reprojection_error(X: Array, points_2d: Array, cameras: Cameras) -> Array:
     u = h[..., :2] / h[..., 2:]
     err = xp.sqrt(((u - points_2d.reshape(C, -1, 2)) ** 2).sum(-1))
     return err.reshape(points_2d.shape[:-1])
+
+
+def pool_camera(
+    K: np.ndarray, gravity: np.ndarray, videos: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """One camera per video: the median focal (log scale) and principal point, mean gravity.
+
+    A static camera has one K and one gravity direction for all its frames, so per-frame
+    estimates are pooled; this removes frame-to-frame noise, not a shared bias.
+    """
+    gravity = gravity.copy()
+    for video in np.unique(videos):
+        rows = videos == video
+        mean = gravity[rows].mean(0)
+        gravity[rows] = mean / max(np.linalg.norm(mean), 1e-9)
+    return pool_intrinsics(K, videos), gravity
+
+
+def pool_intrinsics(K: np.ndarray, videos: np.ndarray) -> np.ndarray:
+    """One K per video: the median focal length (log scale) and principal point."""
+    K = K.copy()
+    for video in np.unique(videos):
+        rows = videos == video
+        focal = np.exp(np.median(np.log(0.5 * (K[rows, 0, 0] + K[rows, 1, 1]))))
+        K[rows, 0, 0] = K[rows, 1, 1] = focal
+        K[rows, :2, 2] = np.median(K[rows, :2, 2], axis=0)
+    return K

@@ -23,8 +23,8 @@ from epoch_kedro.keypoints import LAYOUTS
 from epoch_kedro.predict import camera_from_options, main, predict
 from epoch_kedro.skeleton import JOINT_INDEX
 from epoch_kedro.utils.checkpoint import CHECKSUM_KEY, save_checkpoint
+from tests.predict.test_predict import SIZE, _write
 from tests.reliability.cases import case
-from tests.test_predict import SIZE, _write
 
 FOV = ["--fov", "60", "--image-size", "1000", "1000"]
 

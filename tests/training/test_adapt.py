@@ -22,6 +22,7 @@ from epoch_kedro.models.liftnet import LiftNetConfig
 from epoch_kedro.skeleton import JOINT_INDEX
 from epoch_kedro.training import adapt as A
 from epoch_kedro.training import liftnet as T
+from epoch_kedro.training.flow import train_flow
 from epoch_kedro.training.joint_dropout import JointDropout
 from epoch_kedro.training.loop import LoopConfig
 
@@ -34,7 +35,7 @@ def trained(synthetic_small):
     """(split, LiftNet loaded from an artifact with adaptation data, its flow)."""
     split = to_model_input(synthetic_small)
     stats = dataset_statistics(split)
-    flow, _ = T.train_flow(
+    flow, _ = train_flow(
         split, split, stats, FlowConfig(n_components=12, blocks=2, hidden=32), LOOP
     )
     training = T.LiftTrainingConfig(
@@ -149,7 +150,7 @@ def test_the_artifact_round_trip_keeps_the_adaptation_data(trained):
 
 
 def test_the_devset_experiment_types_its_overrides_and_names_a_wrong_key():
-    from tests.experiment import load_experiment
+    from tests.experiments.helpers import load_experiment
 
     experiment = load_experiment("adapt_devset")
     config = experiment.settings(["steps=5", "lr=1e-4", "bone_ratio=0.5"])

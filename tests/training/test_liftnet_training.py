@@ -18,6 +18,7 @@ from epoch_kedro.models.flow import FlowConfig
 from epoch_kedro.models.liftnet import LiftNetConfig
 from epoch_kedro.training import joint_dropout
 from epoch_kedro.training import liftnet as T
+from epoch_kedro.training.flow import train_flow
 from epoch_kedro.training.joint_dropout import JointDropout
 from epoch_kedro.training.loop import LoopConfig
 from epoch_kedro.utils.checkpoint import load_checkpoint, save_checkpoint
@@ -29,7 +30,7 @@ LOOP = LoopConfig(epochs=1, batch_size=64, lr=1e-3, seed=0, lr_decay=1.0)
 def setup(synthetic_small):
     split = to_model_input(synthetic_small)
     stats = dataset_statistics(split)
-    flow, _ = T.train_flow(
+    flow, _ = train_flow(
         split,
         split,
         stats,

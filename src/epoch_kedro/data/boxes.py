@@ -8,6 +8,7 @@ centred perfectly; at inference they come from a localisation pass over the imag
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,8 @@ class BoxConfig:
 
 #: The default box (a module-level instance, usable as an argument default).
 DEFAULT_BOX = BoxConfig()
+#: ``crop_fn(rows, boxes) -> (M, S, S, 3) uint8``: the crops of dataset rows at full-frame boxes.
+CropFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def boxes_from_keypoints(

@@ -15,9 +15,8 @@ from typing import Any
 import numpy as np
 
 from epoch_kedro.data import mpi_inf_3dhp
-from epoch_kedro.data.boxes import BoxConfig, boxes_from_keypoints, jitter_boxes
+from epoch_kedro.data.boxes import BoxConfig, CropFn, boxes_from_keypoints, jitter_boxes
 from epoch_kedro.data.synthetic.render import RenderConfig, render_crops
-from epoch_kedro.inference.regnet import CropFn
 from epoch_kedro.utils.config import from_params
 
 logger = logging.getLogger(__name__)

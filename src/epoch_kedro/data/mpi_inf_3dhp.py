@@ -25,10 +25,10 @@ import numpy as np
 from PIL import Image
 
 from epoch_kedro.data.formats import DatasetFormatError, format_error
+from epoch_kedro.data.image_files import cut_crop, open_rgb, resize_frame
 from epoch_kedro.data.schema import INT_DTYPE, concat_rows
 from epoch_kedro.data.synthetic.render import scale_intrinsics
 from epoch_kedro.geometry import camera_to_world, make_K, project_distorted, world_to_camera
-from epoch_kedro.inference.images import cut_crop, open_rgb, resize_frame
 from epoch_kedro.skeleton import NUM_JOINTS
 
 logger = logging.getLogger(__name__)
@@ -265,7 +265,7 @@ def read_crops(
     root: str | Path, data: dict[str, np.ndarray], rows: np.ndarray, boxes: np.ndarray, size: int
 ) -> np.ndarray:
     """Square crops ``(M, size, size, 3)`` uint8 of the frames of ``rows`` at full-frame boxes
-    ``(cx, cy, b)`` (:func:`~epoch_kedro.inference.images.cut_crop`; black outside the frame)."""
+    ``(cx, cy, b)`` (:func:`~epoch_kedro.data.image_files.cut_crop`; black outside the frame)."""
     crops = np.empty((len(rows), size, size, 3), np.uint8)
     for i, (row, box) in enumerate(zip(rows, boxes, strict=True)):
         path = image_path(root, str(data["subject"][row]), int(data["frame"][row]))

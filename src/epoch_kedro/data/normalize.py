@@ -25,7 +25,7 @@ from epoch_kedro.geometry import (
     undistort_pixels,
     world_to_camera,
 )
-from epoch_kedro.inference.lifting import lift_inputs
+from epoch_kedro.liftnet_inputs import lift_inputs
 from epoch_kedro.skeleton import BONE_NAMES, ROOT, bone_lengths
 
 #: Fields carried over unchanged from the ingested dataset.

@@ -1,85 +1,21 @@
-"""LiftNet's inputs and its batched forward pass (shared by training, evaluation and the API).
-
-LiftNet reads a 2D pose as *rays*: pixel keypoints through ``K^-1`` (undistorted pixels), so a
-pose means the same thing whatever the focal length or principal point. :func:`lift_inputs` is
-the one place that turns (2D, K, gravity) into those inputs; everything that lifts calls it.
+"""LiftNet's input tensors and its batched forward pass (shared by training, evaluation and the
+API). The inputs themselves come from :func:`epoch_kedro.liftnet_inputs.lift_inputs`.
 """
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
-from epoch_kedro.geometry import normalize_2d, rays
+from epoch_kedro.inference.checks import check_lift_inputs, result_warnings
+from epoch_kedro.liftnet_inputs import check_present, lift_inputs
 from epoch_kedro.models.liftnet import LiftNet
-from epoch_kedro.skeleton import FLIP_PERMUTATION, NUM_JOINTS, ROOT
+from epoch_kedro.skeleton import FLIP_PERMUTATION, NUM_JOINTS
 
 #: Model-input fields LiftNet consumes: no 3D, no camera extrinsics beyond gravity.
 LIFT_INPUTS = ("pose2d", "scale2d", "root_ray", "gravity")
-
-
-def lift_inputs(
-    kp2d: np.ndarray,
-    K: np.ndarray,
-    gravity: np.ndarray | None = None,
-    present: np.ndarray | None = None,
-) -> dict[str, np.ndarray]:
-    """LiftNet's inputs for pixel keypoints ``(N, 17, 2)`` seen by ``K (N, 3, 3)``.
-
-    Returns ``rays (N, 17, 3)``, the root-centred, scale-normalised ``pose2d (N, 17, 2)`` and
-    its ``scale2d (N,)``; with ``gravity (N, 3)`` (world "down" in camera coordinates, zero
-    where unknown) also ``gravity`` and the camera ``elevation (N,)`` in radians (NaN where
-    gravity is unknown). With ``present (N, 17)`` bool, also ``present``: the keypoints where
-    it is False are ignored (any value, NaN included), their rays are NaN, their ``pose2d``
-    zero, and the scale is taken over the present joints (:func:`normalize_present`).
-    """
-    kp2d = np.asarray(kp2d, np.float64)
-    if present is not None:
-        present = check_present(present, kp2d.shape[:2])
-        kp2d = np.where(present[..., None], kp2d, 0.0)
-    ray = rays(kp2d, np.asarray(K, np.float64))
-    if present is None:
-        pose2d, scale = normalize_2d(ray[..., :2])
-        out = {"rays": ray, "pose2d": pose2d, "scale2d": scale}
-    else:
-        pose2d, scale = normalize_present(ray[..., :2], present)
-        ray = np.where(present[..., None], ray, np.nan)
-        out = {"rays": ray, "pose2d": pose2d, "scale2d": scale, "present": present}
-    if gravity is not None:
-        gravity = np.asarray(gravity, np.float64)
-        known = np.linalg.norm(gravity, axis=-1) > 0
-        out["gravity"] = gravity
-        out["elevation"] = np.where(known, np.arcsin(np.clip(gravity[:, 2], -1, 1)), np.nan)
-    return out
-
-
-def check_present(present: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """``present`` as a bool ``(N, 17)`` array with every root present, else one-line
-    ``ValueError``: the root (pelvis) anchors the pose's position and its 2D frame."""
-    mask = np.asarray(present)
-    if mask.shape != tuple(shape) or mask.dtype != bool:
-        raise ValueError(
-            f"present must be a bool array of shape (N, {NUM_JOINTS}) matching the keypoints "
-            f"{tuple(shape)}, got {mask.dtype} {mask.shape}"
-        )
-    if not mask[:, ROOT].all():
-        raise ValueError(
-            f"present[{int(np.flatnonzero(~mask[:, ROOT])[0])}, {ROOT}] is False: the root "
-            "(pelvis, the hips' midpoint) must be present; it places the person"
-        )
-    return mask
-
-
-def normalize_present(ray_xy, present):
-    """:func:`~epoch_kedro.geometry.normalize_2d` over the present joints only: root-centred,
-    divided by the RMS root distance of the present joints, zero at the missing ones. Works
-    on numpy arrays and torch tensors (training renormalises dropped-out poses with it)."""
-    xp = torch if isinstance(ray_xy, torch.Tensor) else np
-    # where, not a product: a missing joint's NaN must not leak into the scale.
-    centred = xp.where(present[..., None], ray_xy - ray_xy[:, ROOT : ROOT + 1], 0.0)
-    count = present.sum(-1).clip(min=1)
-    scale = ((centred**2).sum((-1, -2)) / count) ** 0.5
-    return centred / scale.clip(min=1e-12)[:, None, None], scale
 
 
 def lift_tensors(arrays: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
@@ -135,7 +71,7 @@ def inputs_from_keypoints(
     present: np.ndarray | None = None,
 ) -> dict[str, torch.Tensor]:
     """LiftNet input tensors from pixel keypoints ``(N, 17, 2)``, K ``(N, 3, 3)``, gravity and
-    the ``present (N, 17)`` mask (:func:`lift_inputs`)."""
+    the ``present (N, 17)`` mask (:func:`~epoch_kedro.liftnet_inputs.lift_inputs`)."""
     return lift_tensors(lift_inputs(kp2d, K, gravity, present))
 
 
@@ -198,3 +134,77 @@ def predict_poses(
                 pose = 0.5 * (pose + mirror_poses(mirrored))
             chunks.append(pose.cpu().numpy())
     return np.concatenate(chunks) if chunks else np.zeros((0, 17, 3), np.float32)
+
+
+def lift_keypoints(
+    model: LiftNet,
+    keypoints_px: np.ndarray,
+    K: np.ndarray,
+    gravity: np.ndarray | None = None,
+    present: np.ndarray | None = None,
+) -> np.ndarray:
+    """Lift 2D keypoints ``(N, 17, 2)`` px with intrinsics K to metric 3D ``(N, 17, 3)``.
+
+    ``present (N, 17)`` bool: the joints seen. Where it is False the keypoint is ignored (NaN
+    or any value); the 3D of all 17 joints comes back (docs/MISSING_JOINTS.md). The root
+    (pelvis) must be present, and only a LiftNet trained with the presence mask lifts partial
+    poses. Without ``present`` every keypoint must be finite.
+
+    Refuses (``ValueError``, one line) inputs that are almost surely a mistake: normalised
+    keypoints, a K that is not upper-triangular with last row [0, 0, 1] or implies an
+    implausible field of view, a gravity that is not a unit vector (zeros mean unknown);
+    warns when poses come back NaN or implausibly far away
+    (:mod:`epoch_kedro.inference.checks`).
+    """
+    pose3d = predict_poses(model, checked_inputs(model, keypoints_px, K, gravity, present))
+    pose3d = pose3d.astype(np.float64)
+    for line in result_warnings(pose3d):
+        warnings.warn(line, stacklevel=2)
+    return pose3d
+
+
+def checked_inputs(
+    model: LiftNet,
+    keypoints_px: np.ndarray,
+    K: np.ndarray,
+    gravity: np.ndarray | None,
+    present: np.ndarray | None,
+) -> dict:
+    """LiftNet's input tensors for :func:`lift_keypoints`'s arguments, after its checks
+    (one-line ``ValueError`` on a mistake)."""
+    kp = np.asarray(keypoints_px, dtype=np.float64)
+    if kp.ndim != 3 or kp.shape[1:] != (NUM_JOINTS, 2):
+        raise ValueError(f"keypoints_px must have shape (N, {NUM_JOINTS}, 2), got {kp.shape}")
+    seen = np.ones(kp.shape[:2], bool) if present is None else check_present(present, kp.shape[:2])
+    finite = np.isfinite(kp).all(-1)
+    if not finite[seen].all():
+        i, j = np.argwhere(seen & ~finite)[0]
+        where = "" if present is None else f" where present is True (pose {i}, joint {j})"
+        raise ValueError(f"keypoints_px contains NaN or inf{where}")
+    if present is not None and not model.config.presence_mask and not seen.all():
+        raise ValueError(
+            "present: this LiftNet was trained without a presence mask and cannot lift poses "
+            "with missing joints; retrain it (make run) or pass complete poses"
+        )
+    n = len(kp)
+    K = as_batch(K, "K", (3, 3), n)
+    if gravity is not None:
+        gravity = as_batch(gravity, "gravity", (3,), n)
+    kp = np.where(seen[..., None], kp, np.nan)
+    check_lift_inputs(kp, K, gravity)
+    return inputs_from_keypoints(kp, K, gravity, present)
+
+
+def as_batch(value: np.ndarray, name: str, shape: tuple[int, ...], n: int) -> np.ndarray:
+    """``value`` as float64 ``(n, *shape)``, broadcasting one shared ``shape`` array."""
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.shape == shape:
+        arr = np.tile(arr, (n, *([1] * len(shape))))
+    if arr.shape != (n, *shape):
+        raise ValueError(
+            f"{name} must have shape {shape} or (N, {', '.join(map(str, shape))}) "
+            f"with N={n}, got {arr.shape}"
+        )
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or inf")
+    return arr

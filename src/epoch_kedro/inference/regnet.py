@@ -25,17 +25,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from epoch_kedro.data.boxes import DEFAULT_BOX, BoxConfig, boxes_from_keypoints
+from epoch_kedro.data.boxes import DEFAULT_BOX, BoxConfig, CropFn, boxes_from_keypoints
 from epoch_kedro.geometry import resize_pixels
 from epoch_kedro.models.localizer import Localizer
 from epoch_kedro.models.regnet import RegNet, RegNetOutput
 from epoch_kedro.skeleton import FLIP_PERMUTATION
 from epoch_kedro.utils.precision import autocast, decide
 
+#: Confidence of a joint falls to 1/e when the flip test disagrees by this share of the box.
+CONFIDENCE_SCALE = 0.05
 #: Images per forward pass at inference (``generate_inputs.batch_size`` overrides it).
 BATCH_SIZE = 256
-#: ``crop_fn(rows, boxes) -> (M, S, S, 3) uint8``: the crops of dataset rows at full-frame boxes.
-CropFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 #: RegNet outputs returned by :func:`predict_regnet` (full-frame pixels, metres), and
 #: ``heat_spread (M, 17)``: each joint's heatmap spread (:func:`heatmap_spread`).
 REGNET_OUTPUTS = ("kp2d", "kp2d_heat", "K", "R", "t", "pose_cam", "gravity", "heat_spread")
@@ -348,3 +348,10 @@ def regnet_on_boxes(  # noqa: PLR0913 - the chain's knobs, all keyword-only past
         boxes = boxes_from_keypoints(pred["kp2d_heat"], None, config)
     pred = flip_test(model, crop_fn(rows, boxes), boxes, image_size, batch_size, frames)
     return pred, boxes
+
+
+def flip_confidence(pred: dict[str, np.ndarray], boxes: np.ndarray) -> np.ndarray:
+    """Per-joint confidence ``(M, 17)`` in (0, 1] from the flip test's two 2D estimates."""
+    gap = np.linalg.norm(pred["kp2d_heat_single"] - pred["kp2d_heat_mirrored"], axis=-1)
+    gap = gap / (CONFIDENCE_SCALE * boxes[:, 2:3])
+    return np.exp(-(gap**2)).astype(np.float32)

@@ -12,15 +12,19 @@ Only tensors and plain values, so it loads with ``torch.load(weights_only=True)`
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from epoch_kedro.errors import CheckpointError
 from epoch_kedro.models.flow import FlowConfig, PoseFlow
 from epoch_kedro.models.liftnet import LiftNet, LiftNetConfig
 from epoch_kedro.models.localizer import Localizer, LocalizerConfig
 from epoch_kedro.models.regnet import RegNet, RegNetConfig
+from epoch_kedro.utils.checkpoint import load_checkpoint, save_checkpoint
+from epoch_kedro.utils.runtime import pick_device
 
 FORMAT = "epoch_kedro.model/v1"
 
@@ -118,3 +122,40 @@ def localizer_from_artifact(artifact: dict[str, Any]) -> Localizer:
     model = Localizer(LocalizerConfig(**config))
     model.load_state_dict(artifact["state_dict"])
     return model.eval()
+
+
+def load_liftnet(path: str | Path, device: str = "auto") -> LiftNet:
+    """A trained LiftNet artifact (``data/06_models/liftnet.pt``), in eval mode on ``device``
+    (``auto``: CUDA when available, else the CPU)."""
+    return _load(path, liftnet_from_artifact, device)
+
+
+def load_regnet(path: str | Path, device: str = "auto") -> RegNet:
+    """A trained RegNet artifact (``data/06_models/regnet.pt``), as :func:`load_liftnet`."""
+    return _load(path, regnet_from_artifact, device)
+
+
+def load_localizer(path: str | Path, device: str = "auto") -> Localizer:
+    """A trained localiser artifact (``data/06_models/localizer.pt``), as :func:`load_liftnet`."""
+    return _load(path, localizer_from_artifact, device)
+
+
+def _load(path: str | Path, rebuild, device: str):
+    """``rebuild(artifact)`` on ``device``; an artifact whose config or weights do not fit
+    the network (another version, a damaged or hand-edited file) is one line naming it."""
+    artifact = load_checkpoint(path)
+    try:
+        model = rebuild(artifact)
+    except (TypeError, KeyError, RuntimeError) as err:
+        first = " ".join(str(err).split())[:300]
+        raise CheckpointError(
+            f"{path}: not a model this version can load ({first}); re-run the pipeline "
+            "that writes it (make run)"
+        ) from None
+    return model.to(pick_device(device))
+
+
+def save_liftnet(model: LiftNet, path: str | Path) -> None:
+    """Write a LiftNet (e.g. adapted) as an artifact :func:`load_liftnet` and
+    ``predict --liftnet`` read, atomically, with its checksum."""
+    save_checkpoint(liftnet_to_artifact(model), path)

@@ -93,10 +93,10 @@ def _from_images(
     same_camera: bool,
 ) -> tuple[Lifted, np.ndarray]:
     """RegNet's 2D and camera for each image; returns them and RegNet's gravity."""
-    from epoch_kedro.api import load_localizer, load_regnet
-    from epoch_kedro.chain import flip_confidence, pool_camera
+    from epoch_kedro.geometry import pool_camera
     from epoch_kedro.inference.images import ImageSettings, estimate_from_images, pixel_batches
-    from epoch_kedro.inference.regnet import domain_threshold, out_of_domain
+    from epoch_kedro.inference.regnet import domain_threshold, flip_confidence, out_of_domain
+    from epoch_kedro.models.artifacts import load_localizer, load_regnet
 
     # From the headers, before the models load: an image too large or not an image is said first.
     batches = pixel_batches(files, ImageSettings())
@@ -206,7 +206,7 @@ def _pool_per_folder(
     K: np.ndarray, tags: list[str | None], folders: np.ndarray
 ) -> tuple[np.ndarray, list[str]]:
     """One K per folder, pooled over its EXIF K where it has any, else over RegNet's."""
-    from epoch_kedro.chain import pool_intrinsics
+    from epoch_kedro.geometry import pool_intrinsics
 
     used: dict[int, set[str]] = {}
     for folder, tag in zip(folders, tags, strict=True):
@@ -231,7 +231,8 @@ def _lift(
     (``present`` False). A LiftNet trained without the presence mask cannot: those frames are
     skipped with a reason that says so, and the complete ones are lifted.
     """
-    from epoch_kedro.api import lift, load_liftnet
+    from epoch_kedro.inference.lifting import lift_keypoints as lift
+    from epoch_kedro.models.artifacts import load_liftnet
 
     model = load_liftnet(liftnet)
     logger.info("Lifting with %s", liftnet)
@@ -262,7 +263,7 @@ def _lift(
 
 def _adapted(model, args: tuple, adapt: AdaptConfig, lifted: Lifted, liftnet: Path):
     """``model`` adapted to the poses of this call (:func:`epoch_kedro.api.adapt`)."""
-    from epoch_kedro.api import adapt as adapt_liftnet
+    from epoch_kedro.training.adapt import adapt_keypoints
 
     n, least = len(args[0]), adapt.min_poses
     if n < least:
@@ -276,7 +277,7 @@ def _adapted(model, args: tuple, adapt: AdaptConfig, lifted: Lifted, liftnet: Pa
         "liftnet": str(liftnet),
     }
     logger.info("Adapting LiftNet to %d poses (%d steps at most)", n, adapt.steps)
-    return adapt_liftnet(model, *args, config=adapt, about=about)
+    return adapt_keypoints(model, *args, config=adapt, about=about)
 
 
 def predict(  # noqa: PLR0913 - the command's options, all keyword-only
@@ -329,7 +330,7 @@ def predict(  # noqa: PLR0913 - the command's options, all keyword-only
     with staged(out) as stage:
         written = write_predictions(lifted, stage)
         if adapted is not None:
-            from epoch_kedro.api import save_liftnet
+            from epoch_kedro.models.artifacts import save_liftnet
 
             save_liftnet(adapted, stage / ADAPTED_FILE)
             written.append(stage / ADAPTED_FILE)

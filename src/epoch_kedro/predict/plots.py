@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from epoch_kedro.inference.images import open_rgb
+from epoch_kedro.data.image_files import open_rgb
 from epoch_kedro.predict.outputs import Lifted
 from epoch_kedro.reporting.figures import prediction_figure
 from epoch_kedro.utils.progress import progress

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from epoch_kedro.data.image_files import IMAGE_SUFFIXES
 from epoch_kedro.errors import EpochError
-from epoch_kedro.inference.images import IMAGE_SUFFIXES
 from epoch_kedro.keypoints import LAYOUTS, SAME_COUNT, UndecidedLayout, guess_layout, layout_of
 from epoch_kedro.skeleton import JOINT_NAMES
 from epoch_kedro.utils.progress import progress

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from epoch_kedro.data.boxes import CropFn
 from epoch_kedro.data.images import image_rows
 from epoch_kedro.evaluation.metrics import joint_errors, mean_error
 from epoch_kedro.geometry import crop_pixels
-from epoch_kedro.inference.regnet import CropFn, to_resized_pixels
+from epoch_kedro.inference.regnet import to_resized_pixels
 from epoch_kedro.skeleton import ROOT
 
 Arrays = dict[str, np.ndarray]

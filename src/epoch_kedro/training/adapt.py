@@ -23,10 +23,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
+import numpy as np
 import torch
 
 from epoch_kedro.geometry import normalize_2d, project_normalized
-from epoch_kedro.inference.lifting import every_field, lift
+from epoch_kedro.inference.lifting import checked_inputs, every_field, lift
 from epoch_kedro.models.artifacts import adaptation_data, flow_from_artifact, to_artifact
 from epoch_kedro.models.flow import PoseFlow
 from epoch_kedro.models.liftnet import LiftNet
@@ -304,3 +305,32 @@ def adapt_model(model: LiftNet, user: Tensors, config: AdaptConfig, about: dict)
     earlier = getattr(model, "adapted", None)
     adapted.adapted = {**about, **result.record, **({"earlier": earlier} if earlier else {})}
     return adapted
+
+
+def adapt_keypoints(
+    model: LiftNet,
+    keypoints_px: np.ndarray,
+    K: np.ndarray,
+    gravity: np.ndarray | None = None,
+    present: np.ndarray | None = None,
+    steps: int | None = None,
+    config: AdaptConfig | None = None,
+    about: dict | None = None,
+) -> LiftNet:
+    """A copy of ``model`` adapted to these 2D poses without 3D labels (docs/ADAPTATION.md);
+    lift them with it afterwards (:func:`~epoch_kedro.api.lift`, whose inputs these are: one
+    person's poses over a recording, every camera of it, as many as you have, at least
+    ``config.min_poses``); ``steps`` overrides ``config.steps``; ``about`` is kept in the
+    adapted model's record (say what the poses were). Save it with
+    :func:`~epoch_kedro.models.artifacts.save_liftnet`.
+
+    ``model`` must come from :func:`~epoch_kedro.models.artifacts.load_liftnet` of an artifact
+    that carries adaptation data (``make run`` writes them); ``ValueError`` (one line)
+    otherwise and on bad inputs.
+    """
+    config = config or AdaptConfig()
+    if steps is not None:
+        config = replace(config, steps=int(steps))
+    inputs = checked_inputs(model, keypoints_px, K, gravity, present)
+    about = {"poses": len(inputs["pose2d"]), **(about or {})}
+    return adapt_model(model, inputs, config, about).to(next(model.parameters()).device)

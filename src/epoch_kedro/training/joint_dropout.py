@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from epoch_kedro.inference.lifting import normalize_present
+from epoch_kedro.liftnet_inputs import normalize_present
 from epoch_kedro.skeleton import JOINT_INDEX, NUM_JOINTS
 
 #: Hidden together: the joints a layout derives from the face (nose, eyes).

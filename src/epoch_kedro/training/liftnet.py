@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +13,9 @@ import torch
 
 from epoch_kedro.evaluation.metrics import joint_errors
 from epoch_kedro.geometry import normalize_2d, project_normalized, rotation_about_axis
-from epoch_kedro.inference.lifting import lift_tensors, normalize_present, predict_poses
-from epoch_kedro.models.flow import FlowConfig, PoseFlow
+from epoch_kedro.inference.lifting import lift_tensors, predict_poses
+from epoch_kedro.liftnet_inputs import normalize_present
+from epoch_kedro.models.flow import PoseFlow
 from epoch_kedro.models.liftnet import LiftNet, LiftNetConfig
 from epoch_kedro.training import losses
 from epoch_kedro.training.detector_noise import DetectorNoise, corrupt
@@ -190,37 +191,6 @@ def _subset(data: dict[str, torch.Tensor], n: int, seed: int) -> dict[str, torch
         return data
     idx = torch.randperm(size, generator=torch.Generator().manual_seed(seed))[:n]
     return {k: v[idx] for k, v in data.items()}
-
-
-def train_flow(
-    train: dict[str, np.ndarray],
-    val: dict[str, np.ndarray],
-    stats: dict[str, np.ndarray],
-    config: FlowConfig,
-    loop: LoopConfig,
-    noise: float = 0.01,
-) -> tuple[PoseFlow, FitResult]:
-    """Fit the 2D pose prior by maximum likelihood on the training split's normalised 2D poses."""
-    seed_everything(loop.seed)  # initial weights are part of a reproducible run
-    flow = PoseFlow(
-        config, stats["pose2d_mean"], stats["pca_components"], stats["pca_variance"], seed=loop.seed
-    )
-    train_t = {"pose2d": torch.as_tensor(train["pose2d"], dtype=torch.float32)}
-    val_pose = torch.as_tensor(val["pose2d"], dtype=torch.float32)
-
-    def loss_fn(model, batch, generator):
-        x = batch["pose2d"]
-        x = x + noise * torch.randn(x.shape, generator=generator).to(x)
-        return {"total": -model.log_prob(x).mean() / config.n_components}
-
-    def validate_fn(model):
-        device = next(model.parameters()).device
-        return {"nll": float(-model.log_prob(val_pose.to(device)).mean() / config.n_components)}
-
-    flow_loop = replace(loop, monitor="nll")
-    result = fit(flow, train_t, loss_fn, validate_fn, flow_loop, meta={"name": "flow"})
-    flow.load_state_dict(result.best_state)
-    return flow.eval().cpu(), result
 
 
 def train_liftnet(

@@ -22,7 +22,7 @@ from epoch_kedro.geometry import UNDISTORT_ITERATIONS
 from epoch_kedro.models.artifacts import to_artifact
 from epoch_kedro.models.flow import FlowConfig
 from epoch_kedro.training.distributed import launch
-from epoch_kedro.training.liftnet import train_flow
+from epoch_kedro.training.flow import train_flow
 from epoch_kedro.training.loop import LoopConfig
 from epoch_kedro.utils.config import from_params
 from epoch_kedro.utils.runtime import set_threads

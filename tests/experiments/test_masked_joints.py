@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from epoch_kedro.data.normalize import to_model_input
-from tests.experiment import load_experiment
+from tests.experiments.helpers import load_experiment
 
 
 def _experiment():

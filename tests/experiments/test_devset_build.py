@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from tests.experiment import load_experiment
+from tests.experiments.helpers import load_experiment
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 
 from epoch_kedro.data.boxes import boxes_from_keypoints
+from epoch_kedro.data.image_files import cut_crop
 from epoch_kedro.data.synthetic.render import RenderConfig, render_crops, render_dataset
 from epoch_kedro.errors import EpochError
 from epoch_kedro.geometry import resize_intrinsics
-from epoch_kedro.inference.images import cut_crop
 from epoch_kedro.predict import PredictError, camera_from_options, main, predict
 
 

@@ -6,13 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from epoch_kedro.inference.lifting import (
-    lift_inputs,
-    lift_tensors,
-    mirror_inputs,
-    mirror_poses,
-    predict_poses,
-)
+from epoch_kedro.inference.lifting import lift_tensors, mirror_inputs, mirror_poses, predict_poses
+from epoch_kedro.liftnet_inputs import lift_inputs
 from epoch_kedro.models.liftnet import LiftNet, LiftNetConfig
 from epoch_kedro.skeleton import FLIP_PERMUTATION
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.experiment import load_experiment
+from tests.experiments.helpers import load_experiment
 
 
 def _script():

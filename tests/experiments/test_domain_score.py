@@ -29,7 +29,7 @@ from epoch_kedro.predict.outputs import Lifted, write_predictions
 
 FRAMES = np.array([[1000, 600], [640, 480]])
 BOXES = np.array([[400.0, 300.0, 64.0], [320.0, 240.0, 300.0]])
-TRAINED = Path(__file__).resolve().parents[1] / "data/06_models"
+TRAINED = Path(__file__).resolve().parents[2] / "data/06_models"
 #: Heatmap rows of the 17 joints (8 x 8 maps, H36M order): a standing stick figure, left and
 #: right joints level, so that only the columns decide whether the mirror image agrees.
 ROWS = (4, 4, 5, 7, 4, 5, 7, 3, 2, 1, 0, 2, 3, 4, 2, 3, 4)
@@ -169,7 +169,7 @@ def _images(folder: Path, n: int) -> None:
 @pytest.mark.parametrize(("cols", "flagged"), [(OFF_CENTRE, True), (CONSISTENT, False)])
 def test_predict_writes_the_score_and_warns_once(models, tmp_path, monkeypatch, caplog, cols,
                                                  flagged):  # fmt: skip
-    monkeypatch.setattr("epoch_kedro.api.load_regnet", lambda *_: peaked_regnet(cols))
+    monkeypatch.setattr("epoch_kedro.models.artifacts.load_regnet", lambda *_: peaked_regnet(cols))
     _images(tmp_path / "clip", 3)
     with caplog.at_level(logging.WARNING, logger="epoch_kedro.predict.core"):
         predict([str(tmp_path / "clip")], tmp_path / "out", **models)
@@ -197,7 +197,7 @@ def test_predict_flags_by_the_artifact_threshold(models, tmp_path, monkeypatch, 
     """The same scores (0.28, over the default 0.1): the stored threshold decides."""
     model = peaked_regnet(OFF_CENTRE)
     model.domain = {"threshold": threshold}
-    monkeypatch.setattr("epoch_kedro.api.load_regnet", lambda *_: model)
+    monkeypatch.setattr("epoch_kedro.models.artifacts.load_regnet", lambda *_: model)
     _images(tmp_path / "clip", 2)
     with caplog.at_level(logging.WARNING, logger="epoch_kedro.predict.core"):
         predict([str(tmp_path / "clip")], tmp_path / "out", **models)
