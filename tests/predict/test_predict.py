@@ -73,6 +73,9 @@ def test_predict_lifts_every_layout_like_lift_on_the_original_2d(
     assert abs(ours - theirs) < 10.0, (ours, theirs)
     arrays = np.load(tmp_path / "out/predictions.npz")
     np.testing.assert_allclose(arrays["pose3d"], pred, atol=1e-5)
+    # The Python caller gets the poses themselves too (api.predict is this function).
+    np.testing.assert_allclose(summary["poses"]["pose3d"], arrays["pose3d"], atol=1e-5)
+    assert summary["poses"]["lifted"].all() and len(summary["poses"]["source"]) == len(X)
     rows = (tmp_path / "out/predictions.csv").read_text().splitlines()
     assert len(rows) == len(X) + 1 and rows[0].startswith("source,frame,person,skipped,Hip_x")
 
@@ -225,6 +228,13 @@ def test_plot_of_a_keypoint_sequence(scene, model_path, tmp_path):
             plot=True)  # fmt: skip
     names = sorted(p.name for p in (tmp_path / "out/plots").iterdir())
     assert names == ["walk.gif", "walk_0.png", "walk_1.png", "walk_2.png"]
+    # Large enough to judge, left and right limbs in their own colours (tab:blue, tab:red).
+    from PIL import Image
+
+    picture = np.asarray(Image.open(tmp_path / "out/plots/walk_0.png").convert("RGB"))
+    assert picture.shape[1] >= 1200
+    for rgb in ((31, 119, 180), (214, 39, 40)):
+        assert (np.abs(picture.astype(int) - rgb).sum(-1) < 30).sum() > 200, rgb
 
 
 @pytest.mark.parametrize("layout", ["openpose25", "openpose25b", "openpose18"])
@@ -412,3 +422,21 @@ def test_the_default_models_are_found_from_any_folder_or_both_places_named(
     assert str(project / "data/06_models/liftnet.pt") in str(err.value)
     shutil.copy(model_path, project / "data/06_models/liftnet.pt")
     assert predict(["poses.npz"], "out", camera=camera)["lifted"] == len(scene[1])
+
+
+def test_quiet_by_default_and_verbose_with_v(scene, model_path, tmp_path, caplog):
+    import logging
+
+    _, kp17, _ = scene
+    np.savez(tmp_path / "poses.npz", keypoints=kp17[:2])
+    args = [str(tmp_path / "poses.npz"), "--image-size", "1000", "1000", "--liftnet",
+            str(model_path)]  # fmt: skip
+    root = logging.getLogger()
+    level = root.level
+    try:
+        assert main([*args, "--out", str(tmp_path / "quiet")]) == 0
+        assert not [r for r in caplog.records if r.message.startswith("Lifting with")]
+        assert main([*args, "--out", str(tmp_path / "loud"), "-v"]) == 0
+        assert [r for r in caplog.records if r.message == f"Lifting with {model_path}"]
+    finally:
+        root.setLevel(level)

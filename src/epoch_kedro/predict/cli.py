@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections import Counter
 from dataclasses import replace
@@ -64,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--min-confidence", type=float, default=0.3,
                         help="keypoints below this confidence count as missing")  # fmt: skip
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log what it does (which models, cameras, adaptation steps); "
+                        "without it only warnings and the summary are printed")  # fmt: skip
     parser.epilog = (
         f"Without --camera/--focal/--fov: images use RegNet's estimated camera, "
         f"keypoint files a {DEFAULT_FOV_DEG:g} deg horizontal field of view."
@@ -101,6 +105,9 @@ def _adapt_config(adapt: bool, steps: int | None) -> AdaptConfig | None:
 def main(argv: list[str] | None = None) -> int:
     """The ``epoch-kedro predict`` command: 0 on success, 2 with one line on bad input."""
     args = _parser().parse_args(argv)
+    if args.verbose:
+        logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
+        logging.getLogger().setLevel(logging.INFO)
     size = tuple(args.image_size) if args.image_size else None
     try:
         adapt = _adapt_config(args.adapt, args.adapt_steps)

@@ -306,7 +306,9 @@ def predict(  # noqa: PLR0913 - the command's options, all keyword-only
     the poses of this call with these settings (docs/ADAPTATION.md) and write it to
     ``out/liftnet_adapted.pt``.
     Returns a summary: poses lifted, skipped (source, frame, reason), the camera's origin,
-    LiftNet's warnings and the files written. Raises :class:`PredictError` (one line) on bad
+    LiftNet's warnings, the files written and ``poses``: per input pose its source, frame,
+    person, ``pose3d (N, 17, 3)`` metres (NaN where skipped), ``keypoints2d``, ``K`` and
+    ``lifted`` (bool). Raises :class:`PredictError` (one line) on bad
     input, leaving ``out`` untouched.
     """
     files, kind = input_files(inputs)
@@ -346,4 +348,18 @@ def predict(  # noqa: PLR0913 - the command's options, all keyword-only
         "camera": lifted.camera["origin"],
         "warnings": caught,
         "files": [str(out / p.relative_to(stage)) for p in written],
+        "poses": _poses(lifted),
+    }
+
+
+def _poses(lifted: Lifted) -> dict[str, Any]:
+    """The lifted poses for Python callers: one row per input pose, NaN where skipped."""
+    return {
+        "source": list(lifted.source),
+        "frame": list(lifted.frame),
+        "person": list(lifted.person),
+        "pose3d": lifted.pose3d.copy(),  # (N, 17, 3) metres, camera frame
+        "keypoints2d": lifted.keypoints2d.copy(),  # (N, 17, 2) px, undistorted, Human3.6M order
+        "K": lifted.K.copy(),
+        "lifted": lifted.usable.copy(),
     }

@@ -11,9 +11,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from epoch_kedro.skeleton import BONES, LEFT_JOINTS, ROOT
+from epoch_kedro.skeleton import BONES, LEFT_JOINTS, RIGHT_JOINTS, ROOT
 
 #: (title, elevation, azimuth) of the 3D views, in plot axes where z is up (see ``_plot_axes``).
 VIEWS: tuple[tuple[str, float, float], ...] = (
@@ -123,21 +124,41 @@ def skeletons_3d(
     return fig
 
 
-def _draw_2d(ax, kp2d: np.ndarray, image: np.ndarray | None, scale: float) -> None:
-    """The 2D skeleton (full-frame px, drawn at ``scale``) on the image, or alone."""
+def _draw_2d(ax, kp2d: np.ndarray, image: np.ndarray | None, scale: float, sided: bool = False):
+    """The 2D skeleton (full-frame px, drawn at ``scale``) on the image, or alone; ``sided``:
+    coloured by body side (:data:`SIDE_COLOURS`), else in one colour with thicker left limbs."""
     if image is not None:
         ax.imshow(image)
     pts = (kp2d + 0.5) * scale - 0.5  # pixel centres, as the image was resized
     colour = "yellow" if image is not None else COLOURS[0]  # visible on floor and sky alike
     for parent, child in BONES:
-        width = 2.2 if child in LEFT_JOINTS else 1.4
-        ax.plot(*pts[[parent, child]].T, "-", color=colour, lw=width)
-    ax.plot(*pts.T, ".", color="white" if image is not None else "black", ms=3)
+        if sided:
+            ax.plot(*pts[[parent, child]].T, "-", color=SIDE_COLOURS[_side(child)], lw=2.5)
+        else:
+            width = 2.2 if child in LEFT_JOINTS else 1.4
+            ax.plot(*pts[[parent, child]].T, "-", color=colour, lw=width)
+    ax.plot(*pts.T, ".", color="white" if image is not None else "black", ms=4)
     if image is None:
         ax.invert_yaxis()
         ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
+
+
+#: ``prediction_figure``'s colours by body side: the viewer tells left from right at a glance.
+SIDE_COLOURS = {"left": "tab:blue", "right": "tab:red", "centre": "0.3"}
+#: ``prediction_figure``'s size in inches; saved at 100 dpi it is 1,600 px wide.
+PREDICTION_FIGSIZE = (16.0, 5.6)
+
+
+def _side(child: int) -> str:
+    """The body side of the bone ending at joint ``child``."""
+    return "left" if child in LEFT_JOINTS else "right" if child in RIGHT_JOINTS else "centre"
+
+
+def _half_range(pts: np.ndarray) -> float:
+    """Half the side of the cube that holds a root-centred pose, with a margin (metres)."""
+    return max(0.5, 1.1 * float(np.nanmax(np.abs(pts)))) if np.isfinite(pts).any() else 1.0
 
 
 def prediction_figure(
@@ -149,20 +170,26 @@ def prediction_figure(
 ) -> Figure:
     """One predicted pose: its 2D (on the image, shown at ``image_scale`` of full-frame pixels,
     when there is one) and its 3D from the camera and from the side, on metric axes (m,
-    root-centred; the root's depth in the title)."""
-    fig = Figure(figsize=(9.6, 3.4))
-    _draw_2d(fig.add_subplot(1, 3, 1), kp2d, image, image_scale)
+    root-centred; the root's depth in the title). Left limbs blue, right red, the trunk grey;
+    the 3D axes are fitted to the pose."""
+    fig = Figure(figsize=PREDICTION_FIGSIZE)
+    _draw_2d(fig.add_subplot(1, 3, 1), kp2d, image, image_scale, sided=True)
+    pts = _plot_axes(pose3d)
+    half = _half_range(pts)
     for c, (view, elev, azim) in enumerate(VIEWS[:2]):
         ax = fig.add_subplot(1, 3, c + 2, projection="3d")
-        _draw_skeleton(ax, pose3d, COLOURS[0], "prediction")
+        for parent, child in BONES:
+            side = _side(child)
+            ax.plot(*pts[[parent, child]].T, "-", color=SIDE_COLOURS[side], lw=2.5)
         ax.view_init(elev=elev, azim=azim)
-        ax.set(xlim=(-1, 1), ylim=(-1, 1), zlim=(-1, 1), title=view)
+        ax.set(xlim=(-half, half), ylim=(-half, half), zlim=(-half, half), title=view)
         ax.set(xlabel="x (m)", ylabel="depth (m)", zlabel="up (m)")
-        ax.set(xticks=[-1, 0, 1], yticks=[-1, 0, 1], zticks=[-1, 0, 1])
-        ax.tick_params(labelsize=7, pad=0)
-        ax.set_box_aspect((1, 1, 1))
-    fig.suptitle(f"{title}   root depth {pose3d[ROOT, 2]:.2f} m", fontsize=9)
-    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.04, top=0.88, wspace=0.1)
+        ax.tick_params(labelsize=8, pad=0)
+        ax.set_box_aspect((1, 1, 1), zoom=1.15)
+    handles = [Line2D([], [], color=c, lw=2.5, label=side) for side, c in SIDE_COLOURS.items()]
+    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=10)
+    fig.suptitle(f"{title}   root depth {pose3d[ROOT, 2]:.2f} m", fontsize=12)
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.08, top=0.9, wspace=0.05)
     return fig
 
 
