@@ -6,12 +6,11 @@ import numpy as np
 import pytest
 
 from epoch_kedro.data.normalize import to_model_input
-from epoch_kedro.evaluation.identifiability import (
-    FocalProfile,
-    best_ratio,
-    focal_profile,
-    focal_study,
-)
+from tests.experiments.helpers import load_experiment
+
+study = load_experiment("identifiability")
+FocalProfile, best_ratio = study.FocalProfile, study.best_ratio
+focal_profile, focal_study = study.focal_profile, study.focal_study
 
 
 @pytest.fixture(scope="module")

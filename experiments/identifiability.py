@@ -8,7 +8,8 @@ translation at every focal length of a grid (the *profile* of the reprojection c
 reports the focal length that fits best, per frame and per video (one static camera, the
 frames' profiles summed).
 
-Run: ``python -m epoch_kedro.evaluation.identifiability data/05_model_input/test.npz``.
+Run: ``python experiments/identifiability.py data/05_model_input/test.npz`` (a study, not part
+of any pipeline; docs/RESULTS.md).
 """
 
 from __future__ import annotations
