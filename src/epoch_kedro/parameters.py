@@ -161,7 +161,7 @@ def _builders() -> dict[str, Callable[[dict[str, Any], dict[str, Any]], list]]:
     def lift(group):
         def check(p, everything):
             merged = deep_merge(everything.get("liftnet", {}), p) if group != "liftnet" else p
-            choices = ("ground_truth", "regnet", "regnet_camera")
+            choices = liftnet.TRAIN_INPUTS
             _choice(merged.get("train_inputs", "ground_truth"), f"{group}.train_inputs", choices)
             return [(group, _training(group, merged, liftnet.training_config))]
 

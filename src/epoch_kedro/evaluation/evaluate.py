@@ -6,6 +6,7 @@ import numpy as np
 
 from epoch_kedro.data.schema import join_keys
 from epoch_kedro.evaluation.metrics import (
+    DISTANCE_EDGES_M,
     depth_flips,
     distance_buckets,
     grouped,
@@ -32,7 +33,7 @@ def _rounded(metrics: dict, digits: int = 2) -> dict:
 
 
 def evaluate_setting(
-    pred: np.ndarray, split: dict[str, np.ndarray], edges: tuple[float, ...] = (3.0, 6.0)
+    pred: np.ndarray, split: dict[str, np.ndarray], edges: tuple[float, ...] = DISTANCE_EDGES_M
 ) -> dict:
     """Metrics of predicted camera-frame poses ``(N, 17, 3)`` m against a model-input split.
 

@@ -161,7 +161,14 @@ def keypoint_errors_2d(
     return float(dist[visible].mean()), float(within[visible].mean() * 100)
 
 
-def distance_buckets(distance_m: np.ndarray, edges: tuple[float, ...] = (3.0, 6.0)) -> np.ndarray:
+#: Camera-distance bucket edges of the evaluation (m): < 3, 3-6, > 6
+#: (``evaluation.distance_edges_m`` overrides them).
+DISTANCE_EDGES_M: tuple[float, ...] = (3.0, 6.0)
+
+
+def distance_buckets(
+    distance_m: np.ndarray, edges: tuple[float, ...] = DISTANCE_EDGES_M
+) -> np.ndarray:
     """Label each camera-to-root distance: '<3m', '3-6m', '>6m' for the default edges."""
     names = [f"<{edges[0]:g}m"]
     names += [f"{a:g}-{b:g}m" for a, b in itertools.pairwise(edges)]

@@ -27,6 +27,11 @@ from epoch_kedro.utils.runtime import seed_everything
 logger = logging.getLogger(__name__)
 
 
+#: Where LiftNet's training 2D and camera come from (``liftnet.train_inputs``;
+#: conf/base/parameters_liftnet.yml says what each is).
+TRAIN_INPUTS = ("ground_truth", "regnet", "regnet_camera")
+
+
 @dataclass(frozen=True)
 class LossWeights:
     """Weight of each unsupervised term; 0 switches a term off."""

@@ -21,6 +21,7 @@ from epoch_kedro.evaluation.evaluate import (
     prior_distance,
     regnet_section,
 )
+from epoch_kedro.evaluation.metrics import DISTANCE_EDGES_M
 from epoch_kedro.inference.lifting import inputs_from_keypoints, lift_tensors, predict_poses
 from epoch_kedro.models.artifacts import liftnet_from_artifact
 from epoch_kedro.models.liftnet import LiftNet
@@ -273,7 +274,7 @@ def evaluate_models(
     When the tested dataset is not the training one (the ``cross_dataset`` pipeline), the
     RegNet sections are omitted; ``sections_omitted`` says which and why.
     """
-    edges = tuple(evaluation.get("distance_edges_m", (3.0, 6.0)))
+    edges = tuple(evaluation.get("distance_edges_m", DISTANCE_EDGES_M))
     test = model_input_test
     cross = _is_cross(dataset, tested)
     pred = test_predictions

@@ -16,6 +16,7 @@ from epoch_kedro.inference.lifting import input_sample
 from epoch_kedro.models.artifacts import adaptation_data, flow_from_artifact, to_artifact
 from epoch_kedro.training import liftnet as training
 from epoch_kedro.training.distributed import Job, launch, run_concurrently
+from epoch_kedro.training.liftnet import TRAIN_INPUTS
 from epoch_kedro.training.run import run_settings
 from epoch_kedro.utils.config import deep_merge
 
@@ -28,7 +29,6 @@ Arrays = dict[str, np.ndarray]
 REPLAY_SAMPLES = 8192
 
 #: ``liftnet.train_inputs``: where LiftNet's 2D pose and camera come from in training.
-TRAIN_INPUTS = ("ground_truth", "regnet", "regnet_camera")
 
 
 def _training_inputs(source: str, truth: tuple, generated: tuple) -> tuple[Arrays, Arrays]:
