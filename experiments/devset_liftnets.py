@@ -21,18 +21,10 @@ from adapt_devset import DEVSET, devset_split, score  # the script next to this 
 
 from epoch_kedro.liftnet_inputs import lift_inputs
 from epoch_kedro.models.artifacts import liftnet_from_artifact
+from epoch_kedro.predict.camera import Camera
 from epoch_kedro.utils.checkpoint import load_checkpoint
 
 MODELS = [f"data/06_models/{name}.pt" for name in ("liftnet_reference", "liftnet_weak", "liftnet")]
-
-
-def guessed_K(image_size: np.ndarray, fov_deg: float) -> np.ndarray:
-    """``(N, 3, 3)`` K of a ``fov_deg`` horizontal field of view, principal point centred."""
-    w, h = image_size[:, 0].astype(float), image_size[:, 1].astype(float)
-    f = (w / 2) / np.tan(np.radians(fov_deg) / 2)
-    K = np.zeros((len(w), 3, 3))
-    K[:, 0, 0], K[:, 1, 1], K[:, 0, 2], K[:, 1, 2], K[:, 2, 2] = f, f, w / 2, h / 2, 1.0
-    return K
 
 
 def inputs(split: dict[str, np.ndarray], K: np.ndarray, gravity: bool) -> dict[str, np.ndarray]:
@@ -49,10 +41,12 @@ def main() -> None:
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     split = devset_split(args.root)
+    guessed, n = Camera(f"--fov {args.fov:g}", fov_deg=args.fov), len(split["K"])
     variants = {
         "calibration": inputs(split, split["K"], True),
         "calibration_no_gravity": inputs(split, split["K"], False),
-        f"fov_{args.fov:g}": inputs(split, guessed_K(split["image_size"], args.fov), False),
+        # The K `predict --fov` gives a user without a calibration.
+        f"fov_{args.fov:g}": inputs(split, guessed.intrinsics(split["image_size"], n), False),
     }
     result = {}
     for path in args.models:
