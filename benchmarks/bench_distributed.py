@@ -29,7 +29,7 @@ from epoch_kedro.data.images import ImageSet
 from epoch_kedro.data.normalize import dataset_statistics, to_model_input
 from epoch_kedro.data.schema import take
 from epoch_kedro.data.synthetic import SyntheticConfig, generate_synthetic
-from epoch_kedro.data.synthetic.render import RenderConfig, render_crops
+from epoch_kedro.data.synthetic.render import RendererConfig, render_crops
 from epoch_kedro.models.flow import FlowConfig, PoseFlow
 from epoch_kedro.training import liftnet as lift_training
 from epoch_kedro.training import regnet as regnet_training
@@ -79,7 +79,7 @@ def main() -> None:
     crop_size = int(crop_size["crop_size"])
     boxes = jitter_boxes(boxes_from_keypoints(data["kp2d"][rows], data["visible"][rows],
                                               BoxConfig()), rows, 0, BoxConfig())  # fmt: skip
-    crops = ImageSet(render_crops(data, rows, boxes, RenderConfig(size=crop_size)),
+    crops = ImageSet(render_crops(data, rows, boxes, RendererConfig(size=crop_size)),
                      {"sample_id": rows, "box": boxes.astype(np.float32)})  # fmt: skip
     print(f"torch {torch.__version__}, {os.cpu_count()} CPU cores, "
           f"{torch.cuda.device_count()} GPU(s); {args.steps} steps per measurement")  # fmt: skip

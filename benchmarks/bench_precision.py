@@ -27,7 +27,7 @@ from epoch_kedro.data.boxes import BoxConfig, boxes_from_keypoints
 from epoch_kedro.data.images import ImageSet
 from epoch_kedro.data.normalize import dataset_statistics, to_model_input
 from epoch_kedro.data.synthetic import SyntheticConfig, generate_synthetic
-from epoch_kedro.data.synthetic.render import RenderConfig, render_crops, render_dataset
+from epoch_kedro.data.synthetic.render import RendererConfig, render_crops, render_dataset
 from epoch_kedro.inference.lifting import lift_tensors
 from epoch_kedro.models.flow import FlowConfig, PoseFlow
 from epoch_kedro.models.liftnet import LiftNet, LiftNetConfig
@@ -85,13 +85,13 @@ def steps(device: torch.device) -> dict[str, tuple[str, Step]]:
     rows = np.arange(0, len(data["kp2d"]), 7)[:64]
     regnet_config = from_params(RegNetConfig, base("regnet", "regnet")["model"], "regnet.model")
     boxes = boxes_from_keypoints(data["kp2d"][rows], data["visible"][rows], BoxConfig())
-    crops = render_crops(data, rows, boxes, RenderConfig(size=regnet_config.image_size))
+    crops = render_crops(data, rows, boxes, RendererConfig(size=regnet_config.image_size))
     crop_set = ImageSet(crops, {"sample_id": rows, "box": boxes.astype(np.float32)})
     regnet_batch = {k: v[:].to(device) for k, v in T.regnet_tensors(split, crop_set).items()}
     regnet = RegNet(regnet_config, stats["bone_length_mean"]).to(device)
     regnet = regnet.to(memory_format=torch.channels_last)
     loc_config = from_params(LocalizerConfig, base("localizer", "regnet")["model"], "model")
-    frames, _ = render_dataset(data, rows, RenderConfig(size=loc_config.image_size))
+    frames, _ = render_dataset(data, rows, RendererConfig(size=loc_config.image_size))
     frame_set = ImageSet(frames, {"sample_id": rows})
     loc_batch = {k: v[:].to(device) for k, v in L.frame_tensors(split, frame_set).items()}
     localizer = Localizer(loc_config).to(device).to(memory_format=torch.channels_last)

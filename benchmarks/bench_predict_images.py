@@ -33,7 +33,7 @@ from PIL import Image
 from epoch_kedro.api import load_liftnet
 from epoch_kedro.chain import video_keys
 from epoch_kedro.data.synthetic import SyntheticConfig, generate_synthetic
-from epoch_kedro.data.synthetic.render import RenderConfig, render_dataset
+from epoch_kedro.data.synthetic.render import RendererConfig, render_dataset
 from epoch_kedro.evaluation.metrics import pose_metrics
 from epoch_kedro.inference.lifting import lift_tensors, predict_poses
 from epoch_kedro.models.artifacts import to_artifact
@@ -86,7 +86,7 @@ def _frames(videos: int) -> tuple[dict, np.ndarray, dict | None]:
 
 
 def _write_images(raw: dict, ids: np.ndarray, folder: Path) -> list[Path]:
-    config = RenderConfig(size=int(raw["image_size"][ids].max()), seed=2024, batch_size=8)
+    config = RendererConfig(size=int(raw["image_size"][ids].max()), seed=2024, batch_size=8)
     images, _ = render_dataset(raw, ids, config)
     keys = video_keys({k: v[ids] for k, v in raw.items()})
     paths = []

@@ -40,7 +40,7 @@ from epoch_kedro.data.boxes import BoxConfig, boxes_from_keypoints, jitter_boxes
 from epoch_kedro.data.images import ImageSet
 from epoch_kedro.data.normalize import dataset_statistics, to_model_input
 from epoch_kedro.data.synthetic import SyntheticConfig, generate_synthetic
-from epoch_kedro.data.synthetic.render import RenderConfig, render_crops, render_dataset
+from epoch_kedro.data.synthetic.render import RendererConfig, render_crops, render_dataset
 from epoch_kedro.inference.regnet import localize, predict_regnet
 from epoch_kedro.models.backbone import heatmap_nll
 from epoch_kedro.models.flow import FlowConfig, PoseFlow
@@ -163,7 +163,7 @@ def main() -> None:
     image_size = split["image_size"][rows]
 
     # RegNet: crops at the label boxes, jittered as ingestion's training crops are.
-    box_config, render_config = BoxConfig(), RenderConfig(size=args.size)
+    box_config, render_config = BoxConfig(), RendererConfig(size=args.size)
     labels = boxes_from_keypoints(data["kp2d"][rows], data["visible"][rows], box_config)
     boxes = jitter_boxes(labels, rows, render_config.seed, box_config)
     crops = render_crops(data, rows, boxes, render_config)
@@ -192,7 +192,7 @@ def main() -> None:
     # The localiser: default config, full frames at its image size.
     loc_config, frame_augment = L.LocalizerTrainingConfig(), L.FrameAugment()
     loc_size = loc_config.model.image_size
-    frames, _ = render_dataset(data, rows, RenderConfig(size=loc_size))
+    frames, _ = render_dataset(data, rows, RendererConfig(size=loc_size))
     frame_set = ImageSet(frames, {"sample_id": rows})
     frame_data = {k: v[:].to(device) for k, v in L.frame_tensors(split, frame_set).items()}
     localizer = Localizer(loc_config.model).to(device).to(memory_format=memory_format)

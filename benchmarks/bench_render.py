@@ -21,7 +21,7 @@ import torch
 
 from epoch_kedro.data.boxes import BoxConfig, boxes_from_keypoints, jitter_boxes
 from epoch_kedro.data.synthetic import SyntheticConfig, generate_synthetic
-from epoch_kedro.data.synthetic.render import RenderConfig, render_crops, render_dataset
+from epoch_kedro.data.synthetic.render import RendererConfig, render_crops, render_dataset
 
 GOAL_SIZE, GOAL_RATE = 128, 1000
 
@@ -49,11 +49,11 @@ def main() -> None:
     # The training crops' boxes: around the visible 2D labels, jittered per sample id.
     box_config = BoxConfig()
     labels = boxes_from_keypoints(data["kp2d"][rows], data["visible"][rows], box_config)
-    boxes = jitter_boxes(labels, rows, RenderConfig().seed, box_config)
+    boxes = jitter_boxes(labels, rows, RendererConfig().seed, box_config)
     print(f"torch threads: {torch.get_num_threads()}, {args.images} images per size and kind")
     crop_rates = {}
     for size in args.sizes:
-        config = RenderConfig(size=size)
+        config = RendererConfig(size=size)
         frames = rate(lambda n, c=config: render_dataset(data, rows[:n], c), len(rows))
         crops = rate(lambda n, c=config: render_crops(data, rows[:n], boxes[:n], c), len(rows))
         crop_rates[size] = crops

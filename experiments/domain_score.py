@@ -49,7 +49,7 @@ from epoch_kedro.api import load_localizer, load_regnet
 from epoch_kedro.chain import video_keys
 from epoch_kedro.data.boxes import DEFAULT_BOX, boxes_from_keypoints
 from epoch_kedro.data.image_files import IMAGE_SUFFIXES, cut_crop, open_rgb, resize_frame
-from epoch_kedro.data.synthetic.render import RenderConfig, render_dataset
+from epoch_kedro.data.synthetic.render import RendererConfig, render_dataset
 from epoch_kedro.inference.images import ImageSettings, _batch_estimates
 from epoch_kedro.inference.regnet import (
     DOMAIN_THRESHOLD,
@@ -170,7 +170,7 @@ def rendered(data: Path, split: str, videos: int, seed: int) -> tuple[list, np.n
     keys = video_keys({k: gen[k] for k in gen.files})
     chosen = np.random.default_rng(seed).choice(np.unique(keys), videos, replace=False)
     rows = gen["sample_id"][np.isin(keys, chosen)]
-    config = RenderConfig(size=int(raw["image_size"][rows].max()), seed=2024, batch_size=8)
+    config = RendererConfig(size=int(raw["image_size"][rows].max()), seed=2024, batch_size=8)
     images = [Image.fromarray(im) for im in render_dataset(raw, rows, config)[0]]
     scale = config.size / raw["image_size"][rows].astype(np.float64)
     return images, (raw["kp2d"][rows] + 0.5) * scale[:, None] - 0.5

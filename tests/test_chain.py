@@ -19,7 +19,7 @@ from epoch_kedro.chain import (
 from epoch_kedro.data.boxes import BoxConfig, boxes_from_keypoints
 from epoch_kedro.data.images import ImageSet
 from epoch_kedro.data.normalize import dataset_statistics, to_model_input
-from epoch_kedro.data.synthetic.render import RenderConfig, render_crops, render_dataset
+from epoch_kedro.data.synthetic.render import RendererConfig, render_crops, render_dataset
 from epoch_kedro.geometry import pool_camera, rays
 from epoch_kedro.inference.regnet import (
     CONFIDENCE_SCALE,
@@ -63,7 +63,7 @@ class RecordingCrops:
     """Rendered crops of the raw dataset's rows, recording every request."""
 
     def __init__(self, data: dict[str, np.ndarray]) -> None:
-        self.render = partial(render_crops, data, config=RenderConfig(size=32, noise_std=0.0))
+        self.render = partial(render_crops, data, config=RendererConfig(size=32, noise_std=0.0))
         self.calls: list[tuple[np.ndarray, np.ndarray]] = []
 
     def __call__(self, rows: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -95,7 +95,7 @@ def chain(synthetic_small) -> Chain:
     data = {**synthetic_small, "sample_id": np.arange(len(synthetic_small["kp2d"]))}
     split = to_model_input(data)
     rows = np.arange(0, len(split["kp2d"]), 7)
-    frames, K = render_dataset(data, rows, RenderConfig(size=32))
+    frames, K = render_dataset(data, rows, RendererConfig(size=32))
     torch.manual_seed(0)
     localizer = Localizer(LocalizerConfig(image_size=32, widths=(8, 16, 32))).eval()
     model = RegNet(  # with a full-frame context: the chain must hand RegNet the frames too

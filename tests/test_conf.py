@@ -62,7 +62,7 @@ def test_the_ground_truth_liftnets_train_alike_at_each_profiles_scale(env):
 @pytest.mark.parametrize("env", ["local", "smoke", "paper"])
 def test_every_profile_builds_the_localizer_regnet_and_chain_settings(env):
     from epoch_kedro.chain import ChainSettings
-    from epoch_kedro.data.crops import box_config, crop_config
+    from epoch_kedro.data.config import render_config
     from epoch_kedro.training import localizer, regnet
     from epoch_kedro.utils.config import from_params
 
@@ -74,8 +74,9 @@ def test_every_profile_builds_the_localizer_regnet_and_chain_settings(env):
 
     regnet_config = regnet.training_config(model_params("regnet"))
     localizer_config = localizer.training_config(model_params("localizer"))
-    assert regnet_config.model.image_size == crop_config(params["render"]).size
-    assert localizer_config.model.image_size == params["render"]["size"]
-    assert box_config(params["render"]).margin > 1
+    render = render_config(params["render"])
+    assert regnet_config.model.image_size == render.crop_size
+    assert localizer_config.model.image_size == render.size
+    assert render.box.margin > 1
     settings = from_params(ChainSettings, params["generate_inputs"], "generate_inputs")
     assert settings.boxes == "found" and settings.refine >= 0

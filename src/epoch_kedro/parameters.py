@@ -125,25 +125,27 @@ def _builders() -> dict[str, Callable[[dict[str, Any], dict[str, Any]], list]]:
 
     Imported here: the stages' modules pull in torch."""
     from epoch_kedro.chain import BOX_SOURCES, CAMERA_POOLING, ChainSettings
-    from epoch_kedro.data.crops import box_config, crop_config
+    from epoch_kedro.data.config import RenderConfig, dataset_config, render_config
+    from epoch_kedro.data.detector_noise import DetectorNoise
     from epoch_kedro.data.sources import SUPPORTED_KINDS
     from epoch_kedro.data.synthetic import SyntheticConfig
     from epoch_kedro.models.flow import FlowConfig
     from epoch_kedro.training import liftnet, localizer, regnet
-    from epoch_kedro.training.detector_noise import DetectorNoise
     from epoch_kedro.training.loop import LoopConfig
     from epoch_kedro.utils.config import deep_merge, from_params
 
     def dataset(p, _, prefix="dataset"):
-        _choice(p.get("kind", "synthetic"), f"{prefix}.kind", SUPPORTED_KINDS)
-        return []
+        config = dataset_config(p, prefix)
+        _choice(config.kind, f"{prefix}.kind", SUPPORTED_KINDS)
+        return [(prefix, config)]
 
     def render(p, _):
-        for key, default in (("size", 64), ("crop_size", 64), ("frame_stride", 1)):
-            value, least = p.get(key, default), 1 if key == "frame_stride" else MIN_IMAGE_SIZE
+        for key in ("size", "crop_size", "frame_stride"):
+            value = p.get(key, getattr(RenderConfig(), key))
+            least = 1 if key == "frame_stride" else MIN_IMAGE_SIZE
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise ParameterError(f"render.{key}={value!r}: expected an integer >= {least}")
-        return [("render", crop_config(p)), ("render.box", box_config(p))]
+        return [("render", render_config(p))]
 
     def normalization(p, _):
         iterations = p.get("undistort_iterations", UNDISTORT_ITERATIONS)

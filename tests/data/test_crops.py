@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from epoch_kedro.data.boxes import BoxConfig, boxes_from_keypoints, jitter_boxes
-from epoch_kedro.data.crops import box_config, crop_config, crop_source, training_crops
-from epoch_kedro.data.synthetic.render import RenderConfig, render_crops
+from epoch_kedro.data.config import DatasetConfig, RenderConfig, dataset_config, render_config
+from epoch_kedro.data.crops import crop_source, training_crops
+from epoch_kedro.data.synthetic.render import RendererConfig, render_crops
 
 SYNTHETIC = {"kind": "synthetic"}
 RENDER = {
@@ -26,16 +27,30 @@ def data(synthetic_small):
     return {**synthetic_small, "sample_id": np.arange(len(synthetic_small["kp2d"]))}
 
 
-def test_render_parameters_split_into_box_and_crop_settings():
-    assert box_config(RENDER) == BoxConfig(margin=1.5, jitter_shift=0.05)
-    assert box_config({}) == BoxConfig()
-    config = crop_config(RENDER)
-    assert config == RenderConfig(size=24, noise_std=0.0, seed=5)
-    assert crop_config({"size": 48}).size == 48  # without crop_size: the frame size
+def test_render_parameters_are_typed_with_one_default_each():
+    render = render_config(RENDER)
+    assert render.box == BoxConfig(margin=1.5, jitter_shift=0.05)
+    assert render_config({}).box == BoxConfig()
+    assert render.crops() == RendererConfig(size=24, noise_std=0.0, seed=5)
+    assert render.renderer() == RendererConfig(size=64, noise_std=0.0, seed=5)
+    assert render_config({"size": 48}).crops().size == RenderConfig().crop_size == 128
+    assert render_config(render) is render
     with pytest.raises(ValueError, match=r"render\.box: unknown parameter\(s\) \['side'\]"):
-        box_config({"box": {"side": 3}})
+        render_config({"box": {"side": 3}})
     with pytest.raises(ValueError, match=r"render: unknown parameter\(s\) \['colour'\]"):
-        crop_config({"colour": 1})
+        render_config({"colour": 1})
+    with pytest.raises(ValueError, match=r"render.crop_size='big': expected a number"):
+        render_config({"crop_size": "big"})
+
+
+def test_dataset_parameters_are_typed_and_unknown_keys_refused():
+    config = dataset_config({"kind": "h36m", "root": "/data", "frame_stride": {"train": 5}})
+    assert config == DatasetConfig(kind="h36m", root="/data", frame_stride={"train": 5})
+    assert dataset_config({}) == DatasetConfig() and DatasetConfig().kind == "synthetic"
+    with pytest.raises(ValueError, match=r"dataset: unknown parameter\(s\) \['rot'\]"):
+        dataset_config({"kind": "h36m", "rot": "/data"})
+    with pytest.raises(ValueError, match=r"cross_dataset.dataset.evaluate_only='yes'"):
+        dataset_config({"evaluate_only": "yes"}, "cross_dataset.dataset")
 
 
 def test_crop_source_renders_synthetic_crops(data):
@@ -44,7 +59,8 @@ def test_crop_source_renders_synthetic_crops(data):
     boxes = boxes_from_keypoints(data["kp2d"][rows])
     crops = crop_fn(rows, boxes)
     assert crops.shape == (2, 24, 24, 3) and crops.dtype == np.uint8
-    np.testing.assert_array_equal(crops, render_crops(data, rows, boxes, crop_config(RENDER)))
+    expected = render_crops(data, rows, boxes, render_config(RENDER).crops())
+    np.testing.assert_array_equal(crops, expected)
 
 
 def test_no_crop_source_without_images(data, tmp_path):
@@ -59,12 +75,12 @@ def test_training_crops_are_cut_at_jittered_label_boxes(data):
     crops, index = training_crops(data, ids, SYNTHETIC, RENDER)
     assert crops.shape == (len(ids), 24, 24, 3)
     np.testing.assert_array_equal(index["sample_id"], ids)
-    config = box_config(RENDER)
+    config = render_config(RENDER).box
     labels = boxes_from_keypoints(data["kp2d"][ids], data["visible"][ids], config)
     np.testing.assert_allclose(index["box"], jitter_boxes(labels, ids, 5, config), rtol=1e-6)
     assert not np.allclose(index["box"], labels)  # jittered
     # The index stores boxes in float32: a pixel on an edge may round one grey level apart.
-    redrawn = render_crops(data, ids, index["box"], crop_config(RENDER))
+    redrawn = render_crops(data, ids, index["box"], render_config(RENDER).crops())
     difference = np.abs(crops.astype(int) - redrawn)
     assert difference.max() <= 1 and (difference > 0).mean() < 1e-4
     # A rerun, or a subset, gives the same crops for the same samples.

@@ -9,7 +9,7 @@ import torch
 
 from epoch_kedro.data.boxes import boxes_from_keypoints
 from epoch_kedro.data.synthetic.render import (
-    RenderConfig,
+    RendererConfig,
     _front_cues,
     render_batch,
     render_crops,
@@ -21,7 +21,7 @@ from epoch_kedro.datasets import NpyDataset
 from epoch_kedro.geometry import project, rot_x, rot_z, world_to_camera
 from epoch_kedro.skeleton import JOINT_INDEX, rest_pose
 
-CLEAN = RenderConfig(size=96, noise_std=0.0, blur=False)
+CLEAN = RendererConfig(size=96, noise_std=0.0, blur=False)
 
 
 def _render(data, rows, config=CLEAN, pose=None):
@@ -94,10 +94,10 @@ def _frame_regions(data, size: int, n: int):
 @pytest.mark.parametrize("size, n", [(90, 40), (256, 64)])
 def test_a_crop_is_the_same_picture_as_the_region_of_the_full_frame(synthetic_small, size, n):
     full, _ = render_dataset(
-        synthetic_small, ROWS, RenderConfig(size=size, noise_std=0, blur=False)
+        synthetic_small, ROWS, RendererConfig(size=size, noise_std=0, blur=False)
     )
     corner, boxes = _frame_regions(synthetic_small, size, n)
-    config = RenderConfig(size=n, noise_std=0.0, blur=False)
+    config = RendererConfig(size=n, noise_std=0.0, blur=False)
     crops = render_crops(synthetic_small, ROWS, boxes, config).astype(float)
     regions = np.stack([full[i, y : y + n, x : x + n] for i, (x, y) in enumerate(corner)]).astype(
         float
@@ -126,7 +126,7 @@ def test_a_crop_is_the_same_picture_as_the_region_of_the_full_frame(synthetic_sm
 def test_a_label_box_crop_has_the_person_in_its_centre(synthetic_small):
     rows = np.arange(0, len(synthetic_small["kp2d"]), 9)
     boxes = boxes_from_keypoints(synthetic_small["kp2d"][rows], synthetic_small["visible"][rows])
-    config = RenderConfig(size=48, noise_std=0.0, blur=False)
+    config = RendererConfig(size=48, noise_std=0.0, blur=False)
     crops = render_crops(synthetic_small, rows, boxes, config)
     assert crops.shape == (len(rows), 48, 48, 3) and crops.dtype == np.uint8
     moved = {**synthetic_small, "pose3d_world": _behind_the_camera(synthetic_small)}
@@ -185,10 +185,10 @@ def test_front_cues_of_synthetic_people_face_where_their_nose_points(synthetic_s
 def test_images_do_not_depend_on_batching(synthetic_small):
     rows = np.arange(12)
     whole = render_dataset(
-        synthetic_small, rows, RenderConfig(size=32, noise_std=0.0, batch_size=12)
+        synthetic_small, rows, RendererConfig(size=32, noise_std=0.0, batch_size=12)
     )[0]
     pieces = render_dataset(
-        synthetic_small, rows, RenderConfig(size=32, noise_std=0.0, batch_size=5)
+        synthetic_small, rows, RendererConfig(size=32, noise_std=0.0, batch_size=5)
     )[0]
     np.testing.assert_array_equal(whole, pieces)
     assert whole.dtype == np.uint8 and whole.shape == (12, 32, 32, 3)

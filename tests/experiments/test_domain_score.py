@@ -230,11 +230,11 @@ def test_the_trained_regnet_reads_renders_and_flags_noise(synthetic_small, tmp_p
     """With the default run's models: rendered frames (the training domain) are in, an image
     of noise and a flat grey one are out."""
     from epoch_kedro.api import load_localizer, load_regnet
-    from epoch_kedro.data.synthetic.render import RenderConfig, render_dataset
+    from epoch_kedro.data.synthetic.render import RendererConfig, render_dataset
     from epoch_kedro.inference.images import estimate_from_images
 
     rows = np.arange(0, 48, 12)
-    frames, _ = render_dataset(synthetic_small, rows, RenderConfig(size=1000, seed=1))
+    frames, _ = render_dataset(synthetic_small, rows, RendererConfig(size=1000, seed=1))
     paths = []
     for i, image in enumerate([*frames, np.random.default_rng(0).integers(0, 256, frames[0].shape),
                                np.full_like(frames[0], 128)]):  # fmt: skip

@@ -11,7 +11,7 @@ from PIL import Image
 
 from epoch_kedro.data.boxes import boxes_from_keypoints
 from epoch_kedro.data.image_files import cut_crop
-from epoch_kedro.data.synthetic.render import RenderConfig, render_crops, render_dataset
+from epoch_kedro.data.synthetic.render import RendererConfig, render_crops, render_dataset
 from epoch_kedro.errors import EpochError
 from epoch_kedro.geometry import resize_intrinsics
 from epoch_kedro.predict import PredictError, camera_from_options, main, predict
@@ -48,7 +48,7 @@ def test_a_cut_crop_is_the_crop_the_renderer_draws(synthetic_small):
     boxes = boxes_from_keypoints((data["kp2d"][rows] + 0.5) * scale[:, None] - 0.5)
 
     def config(size):
-        return RenderConfig(size=size, noise_std=0.0, blur=False, seed=3)
+        return RendererConfig(size=size, noise_std=0.0, blur=False, seed=3)
 
     frames, _ = render_dataset(data, rows, config(full))
     fine = render_crops(data, rows, boxes, config(256))

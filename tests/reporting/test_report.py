@@ -67,12 +67,19 @@ def _predictions(rendered: bool) -> dict[str, np.ndarray]:
         "rendered_focal_gt": np.full(m, 1145.0),
         "rendered_elevation_pred_deg": np.full(m, 10.0),
         "rendered_elevation_gt_deg": np.full(m, 12.0),
-        "overlay_image": np.zeros((min(m, 3), 16, 16, 3), np.uint8),
-        "overlay_box": np.tile([2.0, 1.0, 12.0, 11.0], (min(m, 3), 1)),  # x0, y0, x1, y1
-        "overlay_crop": np.zeros((min(m, 3), 24, 24, 3), np.uint8),
-        "overlay_kp2d": rng.uniform(0, 23, (min(m, 3), 17, 2)),
-        "overlay_kp2d_gt": rng.uniform(0, 23, (min(m, 3), 17, 2)),
-        "overlay_px_error": np.full(min(m, 3), 40.0),
+    }
+
+
+def _overlays(rendered: bool) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(1)
+    k = 3 if rendered else 0
+    return {
+        "overlay_image": np.zeros((k, 16, 16, 3), np.uint8),
+        "overlay_box": np.tile([2.0, 1.0, 12.0, 11.0], (k, 1)),  # x0, y0, x1, y1
+        "overlay_crop": np.zeros((k, 24, 24, 3), np.uint8),
+        "overlay_kp2d": rng.uniform(0, 23, (k, 17, 2)),
+        "overlay_kp2d_gt": rng.uniform(0, 23, (k, 17, 2)),
+        "overlay_px_error": np.full(k, 40.0),
     }
 
 
@@ -120,7 +127,8 @@ def test_per_joint_and_per_action_tables():
 @pytest.mark.parametrize("rendered", [True, False])
 def test_report_page_is_self_contained_and_says_what_is_missing(rendered):
     predictions, metrics = _predictions(rendered), _metrics(regnet=rendered)
-    figures = build_figures(predictions, metrics, _curves(), ReportConfig(skeleton_samples=2))
+    config = ReportConfig(skeleton_samples=2)
+    figures = build_figures(predictions, _overlays(rendered), metrics, _curves(), config)
     tables = {
         "headline": headline_table(metrics),
         "per_action": per_action_table(metrics),
@@ -167,7 +175,7 @@ def test_placeholder_and_figures_render_to_png():
 
 
 def test_box_and_crop_overlays_pair_each_frame_with_its_crop():
-    p = _predictions(rendered=True)
+    p = _overlays(rendered=True)
     fig = F.box_and_crop_overlays(
         p["overlay_image"],
         p["overlay_box"],

@@ -8,7 +8,7 @@ import torch
 
 from epoch_kedro.data.images import ImageSet
 from epoch_kedro.data.normalize import to_model_input
-from epoch_kedro.data.synthetic.render import RenderConfig, render_dataset
+from epoch_kedro.data.synthetic.render import RendererConfig, render_dataset
 from epoch_kedro.inference.regnet import prepare_images
 from epoch_kedro.models.localizer import LocalizerConfig
 from epoch_kedro.skeleton import FLIP_PERMUTATION
@@ -21,7 +21,7 @@ def setup(synthetic_small):
     data = {**synthetic_small, "sample_id": np.arange(len(synthetic_small["kp2d"]))}
     split = to_model_input(data)
     rows = np.arange(0, len(split["kp2d"]), 3)
-    frames, K = render_dataset(data, rows, RenderConfig(size=32))
+    frames, K = render_dataset(data, rows, RendererConfig(size=32))
     return split, ImageSet(frames, {"sample_id": rows, "K": K})
 
 

@@ -11,7 +11,7 @@ import torch
 from epoch_kedro.data.crops import training_crops
 from epoch_kedro.data.images import ImageSet, image_rows
 from epoch_kedro.data.normalize import dataset_statistics, to_model_input
-from epoch_kedro.data.synthetic.render import RenderConfig, render_dataset
+from epoch_kedro.data.synthetic.render import RendererConfig, render_dataset
 from epoch_kedro.geometry import crop_pixels
 from epoch_kedro.inference.regnet import predict_regnet, prepare_images
 from epoch_kedro.models.backbone import heatmap_nll
@@ -203,7 +203,7 @@ def test_training_lowers_the_2d_error(setup):
 def test_a_context_regnet_trains_on_crops_with_their_full_frames(setup, synthetic_small):
     split, crops, stats = setup
     data = {**synthetic_small, "sample_id": np.arange(len(synthetic_small["kp2d"]))}
-    frames, K = render_dataset(data, crops.index["sample_id"], RenderConfig(size=16))
+    frames, K = render_dataset(data, crops.index["sample_id"], RendererConfig(size=16))
     with_frames = ImageSet(crops.images, crops.index, ImageSet(frames, {**crops.index, "K": K}))
     batch = {k: v[:8] for k, v in T.regnet_tensors(split, with_frames).items()}
     assert set(batch) <= set(T.REGNET_INPUTS) and batch["frame"].shape == (8, 16, 16, 3)

@@ -9,67 +9,58 @@ boxes it found.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
 import numpy as np
 
 from epoch_kedro.data import mpi_inf_3dhp
-from epoch_kedro.data.boxes import BoxConfig, CropFn, boxes_from_keypoints, jitter_boxes
-from epoch_kedro.data.synthetic.render import RenderConfig, render_crops
-from epoch_kedro.utils.config import from_params
+from epoch_kedro.data.boxes import CropFn, boxes_from_keypoints, jitter_boxes
+from epoch_kedro.data.config import DatasetConfig, RenderConfig, dataset_config, render_config
+from epoch_kedro.data.synthetic.render import render_crops
 
 logger = logging.getLogger(__name__)
 
-#: ``render`` parameters that are not the renderer's own settings.
-_NOT_RENDERER = ("enabled", "frame_stride", "crop_size", "box")
-
-
-def box_config(render: dict[str, Any]) -> BoxConfig:
-    """The ``render.box`` parameter group."""
-    return from_params(BoxConfig, dict(render.get("box") or {}), "render.box")
-
-
-def crop_config(render: dict[str, Any]) -> RenderConfig:
-    """Renderer settings for crops of ``render.crop_size`` pixels."""
-    params = {k: v for k, v in render.items() if k not in _NOT_RENDERER}
-    params["size"] = int(render.get("crop_size", params.get("size", 64)))
-    return from_params(RenderConfig, params, "render")
+Render = RenderConfig | Mapping[str, Any]
 
 
 def crop_source(
-    raw_dataset: dict[str, np.ndarray], dataset: dict[str, Any], render: dict[str, Any]
+    raw_dataset: dict[str, np.ndarray],
+    dataset: DatasetConfig | Mapping[str, Any],
+    render: Render,
 ) -> CropFn | None:
-    """How to get crops of this dataset, or None when it has no images."""
-    if not render.get("enabled", True):
+    """How to get crops of this dataset (at ``render.crop_size`` px), or None when it has no
+    images."""
+    render, dataset = render_config(render), dataset_config(dataset)
+    if not render.enabled:
         return None
-    config = crop_config(render)
-    kind = dataset.get("kind")
-    if kind == "synthetic":
+    config = render.crops()
+    if dataset.kind == "synthetic":
         return partial(render_crops, raw_dataset, config=config)
-    if kind == "mpi_inf_3dhp" and mpi_inf_3dhp.has_images(dataset["root"], raw_dataset):
-        return partial(mpi_inf_3dhp.read_crops, dataset["root"], raw_dataset, size=config.size)
+    if dataset.kind == "mpi_inf_3dhp" and mpi_inf_3dhp.has_images(dataset.root, raw_dataset):
+        return partial(mpi_inf_3dhp.read_crops, dataset.root, raw_dataset, size=config.size)
     return None
 
 
 def training_crops(
     raw_dataset: dict[str, np.ndarray],
     sample_ids: np.ndarray,
-    dataset: dict[str, Any],
-    render: dict[str, Any],
+    dataset: DatasetConfig | Mapping[str, Any],
+    render: Render,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Crops of ``sample_ids`` at jittered label boxes, and their index (sample id, box).
 
     The jitter (``render.box``) is drawn per sample id: a rerun gives the same crops.
     """
-    config = box_config(render)
-    size = crop_config(render).size
+    render = render_config(render)
+    config, size = render.box, render.crop_size
     crop_fn = crop_source(raw_dataset, dataset, render)
     if crop_fn is None or len(sample_ids) == 0:
         index = {"sample_id": np.zeros(0, np.int64), "box": np.zeros((0, 3), np.float32)}
         return np.zeros((0, size, size, 3), np.uint8), index
     ids = np.asarray(sample_ids, np.int64)
     labels = boxes_from_keypoints(raw_dataset["kp2d"][ids], raw_dataset["visible"][ids], config)
-    boxes = jitter_boxes(labels, ids, int(render.get("seed", 0)), config)
+    boxes = jitter_boxes(labels, ids, render.seed, config)
     logger.info("Cutting %d person crops at %d px (jittered label boxes)", len(ids), size)
     return crop_fn(ids, boxes), {"sample_id": ids, "box": boxes.astype(np.float32)}

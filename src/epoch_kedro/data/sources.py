@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from epoch_kedro.data import h36m, mpi_inf_3dhp, multiview_dataset
+from epoch_kedro.data.config import DatasetConfig, dataset_config
 from epoch_kedro.data.schema import take
 from epoch_kedro.data.synthetic import SyntheticConfig, generate_synthetic
 from epoch_kedro.utils.config import deep_merge
@@ -40,11 +41,12 @@ TEST_SUBJECTS: dict[str, tuple[str, ...]] = {
     "mpi_inf_3dhp": mpi_inf_3dhp.TEST_SUBJECTS,
 }
 Splits = dict[str, list[str]]
+Dataset = DatasetConfig | Mapping[str, Any]
 
 
-def check_kind(dataset: Mapping[str, Any]) -> str:
+def check_kind(dataset: Dataset) -> str:
     """``dataset.kind``, or a clear error listing the supported kinds."""
-    kind = dataset.get("kind")
+    kind = dataset_config(dataset).kind
     if kind not in SUPPORTED_KINDS:
         raise ValueError(
             f"dataset.kind={kind!r} is not supported; choose one of {list(SUPPORTED_KINDS)}"
@@ -52,54 +54,57 @@ def check_kind(dataset: Mapping[str, Any]) -> str:
     return str(kind)
 
 
-def dataset_name(dataset: Mapping[str, Any]) -> str:
+def dataset_name(dataset: Dataset) -> str:
     """The name reported for a dataset: ``dataset.name`` if set, else its kind (and the seed of
     a synthetic one drawn with its own, ``dataset.synthetic.seed``)."""
-    if dataset.get("name"):
-        return str(dataset["name"])
-    seed = (dataset.get("synthetic") or {}).get("seed")
-    own_seed = dataset.get("kind") == "synthetic" and seed is not None
-    return f"synthetic (seed {seed})" if own_seed else str(dataset.get("kind"))
+    d = dataset_config(dataset)
+    if d.name:
+        return str(d.name)
+    seed = (d.synthetic or {}).get("seed")
+    own_seed = d.kind == "synthetic" and seed is not None
+    return f"synthetic (seed {seed})" if own_seed else str(d.kind)
 
 
-def resolve_splits(splits: Splits, dataset: Mapping[str, Any]) -> Splits:
+def resolve_splits(splits: Splits, dataset: Dataset) -> Splits:
     """Subject splits for ``dataset``: ``dataset.splits`` if set, else the kind's protocol.
 
     The synthetic kind's protocol is the ``splits`` parameter itself. An evaluate-only dataset
     (:func:`evaluate_only`) has a test split and nothing else.
     """
-    if evaluate_only(dataset):
-        return {"test": test_subjects(dataset, splits)}
-    if dataset.get("kind") in TEST_ONLY_KINDS:
-        raise ValueError(f"dataset.kind={dataset['kind']!r} is a test set with nothing to train "
+    d = dataset_config(dataset)
+    if d.evaluate_only:
+        return {"test": test_subjects(d, splits)}
+    if d.kind in TEST_ONLY_KINDS:
+        raise ValueError(f"dataset.kind={d.kind!r} is a test set with nothing to train "
                          f"on: evaluate it with `kedro run --pipeline=cross_dataset` "
                          f"(evaluate_only: true)")  # fmt: skip
-    if dataset.get("splits"):
-        return {name: list(members) for name, members in dataset["splits"].items()}
-    kind = check_kind(dataset)
+    if d.splits:
+        return {name: list(members) for name, members in d.splits.items()}
+    kind = check_kind(d)
     return dict(splits) if kind == "synthetic" else PROTOCOL_SPLITS[kind]
 
 
-def evaluate_only(dataset: Mapping[str, Any]) -> bool:
+def evaluate_only(dataset: Dataset) -> bool:
     """``dataset.evaluate_only``: only the test subjects are loaded, as the test split (the
     dataset a trained model is tested on in cross-dataset evaluation)."""
-    return bool(dataset.get("evaluate_only"))
+    return dataset_config(dataset).evaluate_only
 
 
-def test_subjects(dataset: Mapping[str, Any], splits: Splits) -> list[str]:
+def test_subjects(dataset: Dataset, splits: Splits) -> list[str]:
     """``dataset.test_subjects`` if set, else the kind's test set (h36m: S9 S11; mpi_inf_3dhp:
     TS1..TS6; synthetic: the ``splits`` parameter's)."""
-    if dataset.get("test_subjects"):
-        return list(dataset["test_subjects"])
-    kind = check_kind(dataset)
+    d = dataset_config(dataset)
+    if d.test_subjects:
+        return list(d.test_subjects)
+    kind = check_kind(d)
     if kind in TEST_ONLY_KINDS:
-        return [dataset_name(dataset)]  # one recording: its rows are named after it
+        return [dataset_name(d)]  # one recording: its rows are named after it
     return list(splits["test"] if kind == "synthetic" else TEST_SUBJECTS[kind])
 
 
-def frame_strides(dataset: Mapping[str, Any], splits: Splits) -> dict[str, int]:
+def frame_strides(dataset: Dataset, splits: Splits) -> dict[str, int]:
     """Frame stride per subject from ``dataset.frame_stride``: one int, or one per split."""
-    stride = dataset.get("frame_stride", 1) or 1
+    stride = dataset_config(dataset).frame_stride or 1
     per_split = stride if isinstance(stride, Mapping) else {s: stride for s in splits}
     unknown = sorted(set(per_split) - set(splits))
     if unknown:
@@ -117,11 +122,11 @@ def frame_strides(dataset: Mapping[str, Any], splits: Splits) -> dict[str, int]:
     return out
 
 
-def _root(dataset: Mapping[str, Any]) -> Path:
-    root = dataset.get("root")
+def _root(dataset: DatasetConfig) -> Path:
+    root = dataset.root
     if not root:
         raise ValueError(
-            f"dataset.kind={dataset.get('kind')!r} needs dataset.root: the directory of your "
+            f"dataset.kind={dataset.kind!r} needs dataset.root: the directory of your "
             f"licensed copy (set it in conf/local/parameters.yml or --params dataset.root=<dir>)"
         )
     return Path(root)
@@ -136,25 +141,26 @@ def _stride_rows(data: dict[str, np.ndarray], strides: Mapping[str, int]) -> dic
 
 
 def load_source(
-    dataset: Mapping[str, Any], synthetic: Mapping[str, Any], splits: Splits | None = None
+    dataset: Dataset, synthetic: Mapping[str, Any], splits: Splits | None = None
 ) -> dict[str, np.ndarray]:
     """Produce the ingested dataset selected by ``dataset.kind``.
 
     ``splits`` (resolved, see ``resolve_splits``) select the subjects a real dataset loads and
     the per-split frame stride; without them every subject is loaded at ``frame_stride`` 1.
     """
+    dataset = dataset_config(dataset)
     kind = check_kind(dataset)
     strides = frame_strides(dataset, splits) if splits else {}
     subjects = sorted({s for members in splits.values() for s in members}) if splits else None
     if kind == "h36m":
-        options = dict(dataset.get("h36m") or {})
+        options = dict(dataset.h36m or {})
         config = h36m.H36MConfig(root=_root(dataset), **options)
         return h36m.load_h36m(config, subjects, strides)
     if kind == "mpi_inf_3dhp":
         return mpi_inf_3dhp.load_mpi_inf_3dhp(_root(dataset), subjects, strides)
     if kind == "multiview":
         data = multiview_dataset.load_multiview(
-            _root(dataset), dataset.get("multiview"), dataset_name(dataset)
+            _root(dataset), dataset.multiview, dataset_name(dataset)
         )
         return _stride_rows(data, strides)
     config = SyntheticConfig.from_params(_synthetic_params(dataset, synthetic, subjects))
@@ -172,12 +178,12 @@ def load_source(
 
 
 def _synthetic_params(
-    dataset: Mapping[str, Any], synthetic: Mapping[str, Any], subjects: list[str] | None
+    dataset: DatasetConfig, synthetic: Mapping[str, Any], subjects: list[str] | None
 ) -> dict[str, Any]:
     """The generator's parameters: ``synthetic``, with ``dataset.synthetic`` over it (e.g. another
     seed for a cross-dataset test set); an evaluate-only dataset generates its test subjects
     alone (each subject has its own random streams, so they come out the same)."""
-    params = deep_merge(dict(synthetic), dict(dataset.get("synthetic") or {}))
-    if evaluate_only(dataset) and subjects:
+    params = deep_merge(dict(synthetic), dict(dataset.synthetic or {}))
+    if dataset.evaluate_only and subjects:
         params["subjects"] = subjects
     return params

@@ -1,9 +1,7 @@
-"""Per-sample test predictions: what the report's figures and the notebook plot.
+"""What the report draws beside the per-sample test predictions
+(:mod:`epoch_kedro.evaluation.settings`): the overlay frames, and per-sample errors.
 
-``metrics.json`` holds aggregates only; figures such as error vs camera distance need one value
-per sample, so the evaluation stage also keeps the lifted poses and RegNet's camera here
-(``data/07_model_output/test_predictions.npz``). Rendered-frame arrays (``rendered_*``,
-``overlay_*``) are empty when the dataset has no images.
+The overlay arrays (``overlay_*``) are empty when the dataset has no images.
 """
 
 from __future__ import annotations
@@ -15,46 +13,8 @@ from epoch_kedro.data.images import image_rows
 from epoch_kedro.evaluation.metrics import joint_errors, mean_error
 from epoch_kedro.geometry import crop_pixels
 from epoch_kedro.inference.regnet import to_resized_pixels
-from epoch_kedro.skeleton import ROOT
 
 Arrays = dict[str, np.ndarray]
-
-
-def rows_of(split: Arrays, sample_ids: np.ndarray) -> np.ndarray:
-    """Row of each ``sample_id`` in ``split`` (every id must be present)."""
-    order = np.argsort(split["sample_id"], kind="stable")
-    pos = order[np.searchsorted(split["sample_id"][order], sample_ids)]
-    if not np.array_equal(split["sample_id"][pos], sample_ids):
-        raise ValueError("generated inputs hold samples that are not in the test split")
-    return pos
-
-
-def camera_fields(split: Arrays) -> Arrays:
-    """Camera-to-root distance (m), focal length / image width and elevation (deg) per sample."""
-    return {
-        "distance_m": np.linalg.norm(split["pose3d_cam"][:, ROOT], axis=-1),
-        "focal_ratio": split["K"][:, 0, 0] / split["image_size"][:, 0],
-        "elevation_deg": np.rad2deg(split["elevation"]),
-    }
-
-
-def rendered_cameras(generated: Arrays | None) -> Arrays:
-    """RegNet's own 3D and its camera beside the true one on the rendered test frames (empty
-    arrays without them)."""
-    if generated is None:
-        empty = np.zeros(0, np.float32)
-        return {"rendered_row": np.zeros(0, np.int64),
-                "rendered_regnet_pose3d": np.zeros((0, 17, 3), np.float32),
-                **dict.fromkeys(("rendered_focal_pred", "rendered_focal_gt",
-                                 "rendered_elevation_pred_deg", "rendered_elevation_gt_deg"),
-                                empty)}  # fmt: skip
-    return {
-        "rendered_regnet_pose3d": generated["pose3d_regnet"],
-        "rendered_focal_pred": generated["K"][:, 0, 0],
-        "rendered_focal_gt": generated["K_gt"][:, 0, 0],
-        "rendered_elevation_pred_deg": np.rad2deg(generated["elevation"]),
-        "rendered_elevation_gt_deg": np.rad2deg(generated["elevation_gt"]),
-    }
 
 
 def overlay_samples(

@@ -97,18 +97,19 @@ def skeleton_figure(predictions: Arrays, count: int) -> ReportFigure:
     )
 
 
-def overlay_figure(predictions: Arrays, reason: str = NO_IMAGES) -> ReportFigure:
-    """RegNet's 2D on the rendered frames."""
+def overlay_figure(overlays: Arrays, reason: str = NO_IMAGES) -> ReportFigure:
+    """RegNet's 2D on the rendered frames
+    (:func:`~epoch_kedro.reporting.predictions.overlay_samples`)."""
     title = "Person box and RegNet 2D keypoints on the test frames"
-    if len(predictions["overlay_image"]) == 0:
+    if len(overlays["overlay_image"]) == 0:
         return ReportFigure(title, "", None, reason)
-    titles = [f"crop: {e:.0f} px mean error (full frame)" for e in predictions["overlay_px_error"]]
+    titles = [f"crop: {e:.0f} px mean error (full frame)" for e in overlays["overlay_px_error"]]
     fig = F.box_and_crop_overlays(
-        predictions["overlay_image"],
-        predictions["overlay_box"],
-        predictions["overlay_crop"],
-        predictions["overlay_kp2d"],
-        predictions["overlay_kp2d_gt"],
+        overlays["overlay_image"],
+        overlays["overlay_box"],
+        overlays["overlay_crop"],
+        overlays["overlay_kp2d"],
+        overlays["overlay_kp2d_gt"],
         titles,
     )
     caption = (
@@ -164,9 +165,14 @@ def camera_histogram_figure(predictions: Arrays, metrics: Mapping[str, Any]) -> 
 
 
 def build_figures(
-    predictions: Arrays, metrics: Mapping[str, Any], curves: pd.DataFrame, config: ReportConfig
+    predictions: Arrays,
+    overlays: Arrays,
+    metrics: Mapping[str, Any],
+    curves: pd.DataFrame,
+    config: ReportConfig,
 ) -> dict[str, ReportFigure]:
-    """Every report figure by catalog name, in the order the page shows them."""
+    """Every report figure by catalog name, in the order the page shows them, from the
+    per-sample ``predictions`` and the rendered frames' ``overlays``."""
     distance, focal = camera_error_figures(predictions, config.error_bins)
     cameras = F.camera_distribution(
         predictions["distance_m"], predictions["focal_ratio"], predictions["elevation_deg"]
@@ -177,7 +183,7 @@ def build_figures(
     )
     return {
         "figure_skeletons_3d": skeleton_figure(predictions, config.skeleton_samples),
-        "figure_regnet_overlays": overlay_figure(predictions, omitted(metrics)),
+        "figure_regnet_overlays": overlay_figure(overlays, omitted(metrics)),
         "figure_error_vs_distance": distance,
         "figure_error_vs_focal": focal,
         "figure_camera_errors": camera_histogram_figure(predictions, metrics),

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from epoch_kedro.data.detector_noise import DetectorNoise, corrupt
 from epoch_kedro.evaluation.metrics import joint_errors
 from epoch_kedro.geometry import normalize_2d, project_normalized, rotation_about_axis
 from epoch_kedro.inference.lifting import lift_tensors, predict_poses
@@ -18,7 +19,6 @@ from epoch_kedro.liftnet_inputs import normalize_present
 from epoch_kedro.models.flow import PoseFlow
 from epoch_kedro.models.liftnet import LiftNet, LiftNetConfig
 from epoch_kedro.training import losses
-from epoch_kedro.training.detector_noise import DetectorNoise, corrupt
 from epoch_kedro.training.joint_dropout import JointDropout, drop_joints
 from epoch_kedro.training.loop import FitResult, LoopConfig, fit
 from epoch_kedro.utils.config import from_params

@@ -57,7 +57,7 @@ PARTS: tuple[tuple[int, int, float, int], ...] = (
 
 
 @dataclass(frozen=True)
-class RenderConfig:
+class RendererConfig:
     """Image size and appearance randomness."""
 
     size: int = 128
@@ -326,7 +326,7 @@ def render_batch(
     t: np.ndarray,
     subjects: np.ndarray,
     sample_ids: np.ndarray,
-    config: RenderConfig,
+    config: RendererConfig,
     outfits: np.ndarray | None = None,
 ) -> np.ndarray:
     """Render ``B`` images ``(B, S, S, 3)`` uint8 from world poses and *already scaled* K."""
@@ -368,7 +368,7 @@ def _person_extent(data: dict[str, np.ndarray], rows: np.ndarray, K: np.ndarray)
 
 
 def render_dataset(
-    data: dict[str, np.ndarray], rows: np.ndarray, config: RenderConfig
+    data: dict[str, np.ndarray], rows: np.ndarray, config: RendererConfig
 ) -> tuple[np.ndarray, np.ndarray]:
     """Full frames ``(M, S, S, 3)`` uint8 of the given sample rows and their scaled K ``(M, 3, 3)``.
 
@@ -381,7 +381,7 @@ def render_dataset(
 
 
 def render_crops(
-    data: dict[str, np.ndarray], rows: np.ndarray, boxes: np.ndarray, config: RenderConfig
+    data: dict[str, np.ndarray], rows: np.ndarray, boxes: np.ndarray, config: RendererConfig
 ) -> np.ndarray:
     """Square person crops ``(M, S, S, 3)`` uint8 of the given rows at ``boxes (M, 3)``.
 

@@ -2,6 +2,7 @@
 
 from kedro.pipeline import Pipeline, node, pipeline
 
+from epoch_kedro.evaluation.settings import ADAPTED_SETTINGS
 from epoch_kedro.pipelines.evaluation.nodes import (
     evaluate_models,
     predict_adapted,
@@ -10,6 +11,7 @@ from epoch_kedro.pipelines.evaluation.nodes import (
 from epoch_kedro.pipelines.evaluation.report_nodes import (
     build_report,
     collect_training_curves,
+    pick_overlays,
     tabulate_results,
 )
 
@@ -25,11 +27,7 @@ REPORT_FIGURES: tuple[str, ...] = (
 )
 
 #: The adapted LiftNets an ``adapted`` evaluation also scores (the ``adapt`` pipeline's).
-ADAPTED_MODELS = (
-    "liftnet_adapted_model",
-    "liftnet_weak_adapted_model",
-    "liftnet_reference_adapted_model",
-)
+ADAPTED_MODELS = tuple(ADAPTED_SETTINGS.values())
 
 
 def create_pipeline(tested: str = "params:dataset", adapted: bool = False, **kwargs) -> Pipeline:
@@ -53,18 +51,29 @@ def create_pipeline(tested: str = "params:dataset", adapted: bool = False, **kwa
                     "liftnet_model",
                     "liftnet_weak_model",
                     "liftnet_reference_model",
-                    "images",
-                    "image_index",
-                    "raw_dataset",
                     "params:evaluation",
                     "params:dataset",
                     tested,
-                    "params:report",
-                    "params:render",
                 ],
                 outputs=predictions,
                 name="predict_test_set",
                 tags=["inference"],
+            ),
+            node(
+                pick_overlays,
+                inputs=[
+                    "regnet_inputs_test",
+                    "images",
+                    "image_index",
+                    "raw_dataset",
+                    "params:report",
+                    "params:dataset",
+                    tested,
+                    "params:render",
+                ],
+                outputs="report_overlays",
+                name="pick_overlays",
+                tags=["reporting"],
             ),
             node(
                 evaluate_models,
@@ -116,6 +125,7 @@ def create_pipeline(tested: str = "params:dataset", adapted: bool = False, **kwa
                     "per_action_errors",
                     "per_joint_errors",
                     "test_predictions",
+                    "report_overlays",
                     "training_curves",
                     "params:report",
                     "run_info",
@@ -133,7 +143,11 @@ def _adapted_predictions(unadapted: str) -> list:
     return [
         node(
             predict_adapted,
-            inputs=[unadapted, "model_input_test", *ADAPTED_MODELS],
+            inputs={
+                "unadapted_predictions": unadapted,
+                "model_input_test": "model_input_test",
+                **{name: name for name in ADAPTED_MODELS},
+            },
             outputs="test_predictions",
             name="predict_adapted",
             tags=["inference"],

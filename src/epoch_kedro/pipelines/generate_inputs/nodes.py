@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from epoch_kedro.chain import ChainSettings, generate_inputs
-from epoch_kedro.data.crops import box_config, crop_source
+from epoch_kedro.data.config import render_config
+from epoch_kedro.data.crops import crop_source
 from epoch_kedro.data.images import ImageSet
 from epoch_kedro.data.schema import take
 from epoch_kedro.models.artifacts import localizer_from_artifact, regnet_from_artifact
@@ -63,7 +64,7 @@ def generate_regnet_inputs(  # noqa: PLR0913 - one argument per catalog input of
     settings = from_params(ChainSettings, params, "generate_inputs")
     frames = ImageSet(images, image_index)
     models = (localizer_from_artifact(localizer_model), regnet_from_artifact(regnet_model))
-    boxes = box_config(render)
+    boxes = render_config(render).box
     jobs = [(name, split, settings) for name, split in splits.items()]
     jobs.append(("test, label boxes", model_input_test, replace(settings, boxes="label")))
     outputs = []

@@ -8,12 +8,12 @@ from typing import Any
 import numpy as np
 
 from epoch_kedro.data import mpi_inf_3dhp
+from epoch_kedro.data.config import dataset_config, render_config
 from epoch_kedro.data.crops import training_crops
 from epoch_kedro.data.schema import num_samples
 from epoch_kedro.data.sources import dataset_name, load_source, resolve_splits
-from epoch_kedro.data.synthetic.render import RenderConfig, render_dataset, select_frames
+from epoch_kedro.data.synthetic.render import render_dataset, select_frames
 from epoch_kedro.data.validate import validate_dataset
-from epoch_kedro.utils.config import from_params
 
 logger = logging.getLogger(__name__)
 
@@ -45,14 +45,13 @@ def render_images(
     Returns ``images (M, S, S, 3)`` uint8 and ``{"sample_id": (M,), "K": (M, 3, 3)}`` (the
     intrinsics of the resized full frame).
     """
-    params = {k: v for k, v in render.items() if k not in ("crop_size", "box")}
-    enabled, stride = params.pop("enabled", True), int(params.pop("frame_stride", 1))
-    config = from_params(RenderConfig, params, "render")
-    kind = dataset.get("kind")
-    if enabled and kind == "mpi_inf_3dhp" and mpi_inf_3dhp.has_images(dataset["root"], raw_dataset):
+    settings, d = render_config(render), dataset_config(dataset)
+    enabled, stride, kind = settings.enabled, settings.frame_stride, d.kind
+    config = settings.renderer()
+    if enabled and kind == "mpi_inf_3dhp" and mpi_inf_3dhp.has_images(d.root, raw_dataset):
         rows = select_frames(raw_dataset, stride)
         logger.info("Reading %d MPI-INF-3DHP frames, resized to %d px", len(rows), config.size)
-        images, K = mpi_inf_3dhp.read_images(dataset["root"], raw_dataset, rows, config.size)
+        images, K = mpi_inf_3dhp.read_images(d.root, raw_dataset, rows, config.size)
         return images, {"sample_id": rows.astype(np.int64), "K": K}
     if not enabled or kind != "synthetic":
         reason = "render.enabled=false" if not enabled else f"dataset.kind={kind} has no images"

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from epoch_kedro.data.config import dataset_config
 from epoch_kedro.data.normalize import (
     dataset_actions,
     dataset_statistics,
@@ -79,7 +80,7 @@ def _hold_out(parts: dict[str, Arrays], normalization: dict, dataset: dict) -> d
     Names that are not actions of this dataset (e.g. after narrowing ``synthetic.actions``)
     are left out with a warning; ``metrics.json`` records the actions actually held out.
     """
-    kind = dataset.get("kind", "synthetic")
+    kind = dataset_config(dataset).kind
     listed = [str(a) for a in (normalization.get("heldout_actions") or {}).get(kind) or []]
     known = dataset_actions(parts)
     missing = [a for a in listed if a not in known]

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from epoch_kedro.data.detector_noise import DetectorNoise, corrupt
 from epoch_kedro.geometry import normalize_2d
 from epoch_kedro.skeleton import LEFT_JOINTS, RIGHT_JOINTS
-from epoch_kedro.training.detector_noise import DetectorNoise, corrupt
 
 
 def batch(n: int = 256, seed: int = 0) -> dict[str, torch.Tensor]:
