@@ -10,7 +10,13 @@ import torch
 
 from epoch_kedro import api
 from epoch_kedro.data.normalize import dataset_statistics, to_model_input
-from epoch_kedro.inference.lifting import EVERY_FIELD, every_field, input_sample, lift_tensors
+from epoch_kedro.inference.lifting import (
+    EVERY_FIELD,
+    every_field,
+    input_sample,
+    lift_tensors,
+    mirror_inputs,
+)
 from epoch_kedro.models.artifacts import (
     adaptation_data,
     liftnet_from_artifact,
@@ -158,3 +164,20 @@ def test_the_devset_experiment_types_its_overrides_and_names_a_wrong_key():
     assert isinstance(config.steps, int) and isinstance(config.lr, float)
     with pytest.raises(SystemExit, match="--set step: not an adaptation setting"):
         experiment.settings(["step=5"])
+
+
+def test_mirror_images_follow_their_poses_and_mirror_back(trained):
+    split, _, _ = trained
+    user = every_field(_user(split))
+    both = A._with_mirrors(user)
+    assert len(both["pose2d"]) == 2 * len(user["pose2d"])
+    assert all(torch.equal(both[k][:60], user[k]) for k in user)
+    back = mirror_inputs({k: v[60:] for k, v in both.items()})
+    assert all(torch.allclose(back[k].float(), user[k].float()) for k in user)
+    assert not torch.allclose(both["pose2d"][60:], user["pose2d"])
+
+
+def test_adaptation_without_mirror_images_still_runs(trained):
+    split, model, _ = trained
+    adapted = A.adapt_model(model, _user(split), replace(FAST, mirror=False), {})
+    assert adapted.adapted["config"]["mirror"] is False and adapted.adapted["held_back"] == 12
