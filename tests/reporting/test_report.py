@@ -169,6 +169,16 @@ def test_heldout_table_compares_seen_and_held_out_motions_and_the_page_shows_it(
     assert "Not run: no held-out actions" in report_page(_metrics(True), tables, {})
 
 
+def test_headline_says_the_measured_seed_noise_or_that_it_is_unmeasured():
+    metrics = _metrics(regnet=False)
+    tables = {"headline": headline_table(metrics), "per_action": per_action_table(metrics),
+              "per_joint": per_joint_table(_predictions(False))}  # fmt: skip
+    config = ReportConfig(seed_spread_mm=0.32, seed_spread_source="3 seeds, abc123, CPU X")
+    page = report_page(metrics, tables, {}, None, config)
+    assert "± 0.32 mm</b> (s.d.; 3 seeds, abc123, CPU X)" in page and "under about 1.0 mm" in page
+    assert "Seed noise: not measured" in report_page(metrics, tables, {})
+
+
 def test_placeholder_and_figures_render_to_png():
     assert png_base64(F.not_available("RegNet overlays", "no images")).startswith("iVBOR")
     assert png_base64(F.training_curves(_curves())).startswith("iVBOR")

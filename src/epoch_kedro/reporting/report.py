@@ -50,6 +50,10 @@ class ReportConfig:
     overlay_samples: int = 8
     overlay_crop_size: int = 128  # px: crops re-cut for the figure, large enough for the eye
     error_bins: int = 8
+    # How much a training seed moves the reference LiftNet's PA-MPJPE (s.d., mm), as the
+    # seed-spread command measured it, and where (docs/RESULTS.md); None: not measured.
+    seed_spread_mm: float | None = None
+    seed_spread_source: str = ""
 
 
 def _skeleton_rows(predictions: Arrays, count: int) -> np.ndarray:
@@ -335,14 +339,30 @@ def per_action_sections(per_action: pd.DataFrame) -> list[tuple[str, str]]:
     return sections
 
 
+def spread_html(config: ReportConfig) -> str:
+    """What a difference between two runs means: the measured training-seed spread."""
+    if config.seed_spread_mm is None:
+        return (
+            "<p>Seed noise: not measured for these settings, so a difference between two runs "
+            "cannot be told from noise (docs/RESULTS.md has the seed-spread command).</p>"
+        )
+    source = html.escape(config.seed_spread_source)
+    return (
+        f"<p>Seed noise: a training seed moves the reference LiftNet's PA-MPJPE by "
+        f"<b>± {config.seed_spread_mm:.2f} mm</b> (s.d.; {source}); differences under about "
+        f"{3 * config.seed_spread_mm:.1f} mm between two runs are noise.</p>"
+    )
+
+
 def report_page(
     metrics: Mapping[str, Any],
     tables: Mapping[str, pd.DataFrame],
     figures: Mapping[str, ReportFigure],
     run_info: Mapping[str, Any] | None = None,
+    config: ReportConfig | None = None,
 ) -> str:
-    """The whole page: findings, provenance, headline, RegNet, figures, then the per-action
-    and per-joint tables."""
+    """The whole page: findings, provenance, headline (with the seed noise of ``config``),
+    RegNet, figures, then the per-action and per-joint tables."""
     trained = metrics.get("trained_on", metrics.get("dataset", "?"))
     cross = (
         " (cross-dataset: every table and figure is on this test split; the RegNet sections "
@@ -364,7 +384,12 @@ def report_page(
     sections = [
         ("What this run found", _findings_html(metrics)),
         ("Provenance", _provenance_html(run_info)),
-        ("Headline", intro + table_html(headline, row_class=_is_published, raw={"setting"})),
+        (
+            "Headline",
+            intro
+            + spread_html(config or ReportConfig())
+            + table_html(headline, row_class=_is_published, raw={"setting"}),
+        ),
         ("Placement", _placement_html(metrics)),
         ("Held-out motions", _heldout_html(metrics)),
         ("Per camera", _per_camera_html(metrics)),

@@ -95,7 +95,7 @@ def build_report(  # noqa: PLR0913 - one argument per catalog input of the node
         "per_action": per_action_errors,
         "per_joint": per_joint_errors,
     }
-    page = report_page(metrics, tables, figures, run_info)
+    page = report_page(metrics, tables, figures, run_info, config)
     missing = [name for name, f in figures.items() if f.figure is None]
     if missing:
         logger.info("Report sections not available: %s", ", ".join(missing))
