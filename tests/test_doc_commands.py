@@ -190,3 +190,10 @@ def test_a_wrong_command_is_caught():
         _dvc(["metrics", "shw"])
     with pytest.raises(AssertionError, match="not in the Makefile"):
         _make(["rnu"])
+
+
+def test_the_readme_is_short_and_links_every_doc():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 300
+    unlinked = [d.name for d in DOCS[1:] if f"](docs/{d.name}" not in readme]
+    assert not unlinked, f"docs not linked from the README: {unlinked}"
