@@ -14,8 +14,9 @@ there is forgotten):
 
 Every user pose comes with its mirror image (``mirror``): a horizontal flip about the principal
 ray is exact in ray coordinates, whatever K, so each pose gives a second valid one, seen as if
-from the mirrored direction. The refitted prior then covers more of the views the cycle's
-random rotations draw (measured: that is where the mirror images matter, docs/ADAPTATION.md).
+from the mirrored direction. Measured, it is the prior's refit that needs them
+(docs/ADAPTATION.md): likely because they add views of the people from more directions, as the
+cycle's random rotations draw them.
 
 A share of the user's poses is held back; the LiftNet kept is the one with the lowest
 objective on them (the un-adapted one included), a stopping rule that needs no 3D.
