@@ -15,7 +15,7 @@ from typing import Any
 import click
 from kedro.framework.cli.project import run as kedro_run
 
-from epoch_kedro.errors import explained, verbose
+from epoch_kedro.errors import ParameterError, explained, verbose
 
 
 @click.group(name="epoch_kedro")
@@ -23,8 +23,23 @@ def cli() -> None:
     """Commands of the epoch_kedro project."""
 
 
+def _check_pipeline_names(pipeline: str | None, pipelines: Any) -> None:
+    """A pipeline name the registry lacks, in one line (Kedro raises it inside a traceback)."""
+    from epoch_kedro.pipeline_registry import register_pipelines
+
+    given = [*(pipelines or ()), *([pipeline] if pipeline else [])]
+    names = [name.strip() for item in given for name in str(item).split(",") if name.strip()]
+    known = sorted(name for name in register_pipelines() if not name.startswith("__"))
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ParameterError(
+            f"--pipelines {','.join(unknown)}: no such pipeline; choose from {', '.join(known)}"
+        )
+
+
 def _run(**kwargs: Any) -> Any:
     try:
+        _check_pipeline_names(kwargs.get("pipeline"), kwargs.get("pipelines"))
         return kedro_run.callback(**kwargs)
     except Exception as exc:
         error = explained(exc)

@@ -113,6 +113,12 @@ def test_bad_parameters_are_refused_before_any_artifact_changes(project, params,
     assert snapshot(project) == before
 
 
+def test_an_unknown_pipeline_is_one_line_naming_the_known_ones(project):
+    line = refused(project, "--pipelines=ful")
+    case("param-unknown-pipeline").check(line)
+    assert "full" in line and "__default__" not in line
+
+
 @pytest.mark.parametrize(
     ("name", "params"),
     [
