@@ -141,6 +141,10 @@ def test_regnet_section_reports_camera_errors_per_camera_type(synthetic_small):
     assert by_type["wild"]["frames"] == int((types == "wild").sum()) > 0
     assert by_type["rig"]["focal_rel_err"] == pytest.approx(0.1, abs=0.005)
     assert by_type["wild"]["focal_rel_err"] == pytest.approx(0.3, abs=0.005)
+    # The spreads say whether the estimate follows the cameras: here the true elevation.
+    wild = by_type["wild"]
+    assert wild["elevation_sd_deg"] == wild["elevation_sd_gt_deg"] > 0
+    assert wild["focal_ratio_sd"] == pytest.approx(1.3 * wild["focal_ratio_sd_gt"], rel=0.02)
 
 
 def test_ray_floor_is_the_truth_on_true_rays_and_keeps_every_true_depth(synthetic_small):

@@ -165,6 +165,9 @@ def _camera_errors(test: dict, train: dict, rows: np.ndarray) -> dict:
     def median_rel(focal):
         return float(np.median(np.abs(focal - focal_gt) / focal_gt)) if len(rows) else None
 
+    def spread(values):  # s.d. over the frames: does the estimate follow the camera at all?
+        return float(np.nanstd(values)) if len(rows) else None
+
     return {
         "frames": len(rows),
         "focal_rel_err": median_rel(test["K"][rows, 0, 0]),
@@ -177,6 +180,10 @@ def _camera_errors(test: dict, train: dict, rows: np.ndarray) -> dict:
         "baseline_mean_elevation_err_deg": _finite_median(
             np.rad2deg(np.abs(mean_elevation - test["elevation_gt"][rows]))
         ),
+        "focal_ratio_sd": spread(test["K"][rows, 0, 0] / size[:, 0]),
+        "focal_ratio_sd_gt": spread(focal_gt / size[:, 0]),
+        "elevation_sd_deg": spread(np.rad2deg(test["elevation"][rows])),
+        "elevation_sd_gt_deg": spread(np.rad2deg(test["elevation_gt"][rows])),
     }
 
 

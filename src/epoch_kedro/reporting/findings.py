@@ -149,7 +149,24 @@ def _camera_sentence(metrics: Mapping[str, Any]) -> str | None:
                      f"{t['baseline_mean_elevation_err_deg']:.1f}° for the mean training "
                      "elevation")  # fmt: skip
         parts.append(text)
-    return "RegNet's camera against its priors: " + "; ".join(parts) + "." if parts else None
+    if not parts:
+        return None
+    return "RegNet's camera against its priors: " + "; ".join(parts) + "." + _constant_camera(types)
+
+
+def _constant_camera(types: Mapping[str, Any]) -> str:
+    """A clause when RegNet's camera hardly varies where the true cameras do (wild ones)."""
+    t = types.get("wild") or {}
+    pairs = [(t.get("focal_ratio_sd"), t.get("focal_ratio_sd_gt")),
+             (t.get("elevation_sd_deg"), t.get("elevation_sd_gt_deg"))]  # fmt: skip
+    if any(a is None or not b for a, b in pairs) or any(a > 0.1 * b for a, b in pairs):
+        return ""
+    (f, f_gt), (e, e_gt) = pairs
+    return (
+        f" On the wild cameras its estimates hardly vary (s.d. over the frames: focal length / "
+        f"width {f:.3f} against {f_gt:.2f} for the true cameras, elevation {e:.1f}° against "
+        f"{e_gt:.1f}°): RegNet returns about one camera for every frame rather than estimating it."
+    )
 
 
 def _adaptation_sentence(metrics: Mapping[str, Any]) -> str | None:
