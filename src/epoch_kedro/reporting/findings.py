@@ -164,7 +164,7 @@ def _constant_camera(types: Mapping[str, Any]) -> str:
     (f, f_gt), (e, e_gt) = pairs
     return (
         f" On the wild cameras its estimates hardly vary (s.d. over the frames: focal length / "
-        f"width {f:.3f} against {f_gt:.2f} for the true cameras, elevation {e:.1f}° against "
+        f"width {f:.2f} against {f_gt:.2f} for the true cameras, elevation {e:.1f}° against "
         f"{e_gt:.1f}°): RegNet returns about one camera for every frame rather than estimating it."
     )
 
