@@ -17,14 +17,13 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from epoch_kedro.evaluation.evaluate import camera_types
-from epoch_kedro.inference.lifting import lift, lift_tensors
+from epoch_kedro.inference.lifting import head_elevation, lift_tensors
 from epoch_kedro.models.artifacts import liftnet_from_artifact
 from epoch_kedro.utils.checkpoint import load_checkpoint
 
-MODELS = ("liftnet", "liftnet_reference", "liftnet_weak")
+MODELS = ("elevation_teacher", "liftnet", "liftnet_reference", "liftnet_weak")
 
 
 def _load(path: Path) -> dict[str, np.ndarray]:
@@ -40,15 +39,9 @@ def rows_of(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     return rows
 
 
-def head_elevation(model, split: dict[str, np.ndarray]) -> np.ndarray:
+def _head_deg(model, split: dict[str, np.ndarray]) -> np.ndarray:
     """The elevation head's estimate (deg) for every row, gravity hidden."""
-    tensors = lift_tensors({k: v for k, v in split.items() if k != "gravity"})
-    out = []
-    with torch.no_grad():
-        for i in range(0, len(tensors["pose2d"]), 8192):
-            batch = {k: v[i : i + 8192] for k, v in tensors.items()}
-            out.append(np.rad2deg(lift(model, batch).elevation.numpy()))
-    return np.concatenate(out)
+    return np.rad2deg(head_elevation(model, lift_tensors(split)))
 
 
 def _row(name: str, estimate: np.ndarray, truth: np.ndarray, kinds: np.ndarray) -> str:
@@ -77,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in MODELS:
         model = liftnet_from_artifact(load_checkpoint(root / f"06_models/{name}.pt")).eval()
         for label, split in (("true 2D + K", rendered), ("RegNet's 2D + K^", generated)):
-            print(_row(f"{name}, {label}", head_elevation(model, split), truth, kinds))
+            print(_row(f"{name}, {label}", _head_deg(model, split), truth, kinds))
 
 
 if __name__ == "__main__":

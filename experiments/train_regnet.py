@@ -8,12 +8,13 @@ overrides given here. Used for the RegNet measurements in docs/METHOD.md.
 
 Usage: python experiments/train_regnet.py [--set loop.batch_size=32 --set loop.lr=2.0e-3 ...]
     [--data data] [--threads 2] [--crop-size 96] [--teacher data/06_models/liftnet.pt]
-    [--teacher-weight 1.0] [--out result.json]
+    [--out result.json]
 
-``--teacher`` (a trial, not in the pipeline) adds a term pulling RegNet's elevation towards a
-trained LiftNet's elevation head on each training frame's 2D labels (docs/METHOD.md, "RegNet's
-elevation"). ``--crop-size`` reads the rendered crops resized (area) to that size: a stand-in
-for rendering them at it (render.crop_size), without re-running ingestion.
+With ``regnet.losses.teacher`` on (the default), RegNet's elevation learns from the pipeline's
+elevation teacher (``06_models/elevation_teacher.pt``) or the LiftNet given by ``--teacher``,
+on each training frame's 2D labels (docs/METHOD.md, "RegNet's elevation"); ``--set
+losses.teacher=0`` trains without. ``--crop-size`` reads the rendered crops resized (area) to
+that size: a stand-in for rendering them at it (render.crop_size), without re-running ingestion.
 """
 
 from __future__ import annotations
@@ -27,14 +28,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
-from liftnet_elevation import rows_of  # the script next to this one
 
-from epoch_kedro.data.images import ImageSet, image_rows
+from epoch_kedro.data.images import ImageSet
 from epoch_kedro.evaluation.evaluate import camera_types
-from epoch_kedro.inference.lifting import lift, lift_tensors
 from epoch_kedro.inference.regnet import predict_regnet
-from epoch_kedro.liftnet_inputs import lift_inputs
-from epoch_kedro.models.artifacts import flow_from_artifact, liftnet_from_artifact
+from epoch_kedro.models.artifacts import flow_from_artifact
+from epoch_kedro.pipelines.regnet.nodes import teacher_elevation
 from epoch_kedro.training import regnet as training
 from epoch_kedro.training.run import run_settings
 from epoch_kedro.utils.checkpoint import load_checkpoint
@@ -94,47 +93,6 @@ def _resized(crops: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-def _teacher_elevation(train: dict, liftnet: Path, root: Path) -> np.ndarray:
-    """A LiftNet's elevation head (rad) on the training split's 2D labels with RegNet's pooled
-    K (from ``regnet_inputs_train``; gravity hidden): no camera label is read."""
-    generated = _load(root / "07_model_output/regnet_inputs_train.npz")
-    K = np.broadcast_to(np.median(generated["K"], 0), train["K"].shape).copy()
-    K[rows_of(train["sample_id"], generated["sample_id"])] = generated["K"]
-    tensors = lift_tensors(lift_inputs(train["kp2d_observed"], K))
-    model = liftnet_from_artifact(load_checkpoint(liftnet)).eval()
-    with torch.no_grad():
-        parts = [lift(model, {k: v[i : i + 8192] for k, v in tensors.items()}).elevation
-                 for i in range(0, len(tensors["pose2d"]), 8192)]  # fmt: skip
-    return torch.cat(parts).numpy()
-
-
-def _distil_elevation(train: dict, liftnet: Path, root: Path, weight: float) -> None:
-    """Trial: RegNet's elevation pulled (L1, rad, ``weight``) towards a LiftNet's elevation head
-    on each training frame's 2D labels (:func:`_teacher_elevation`). Patches the training
-    module for this process only: the pipeline has no such term."""
-    teacher = torch.as_tensor(_teacher_elevation(train, liftnet, root), dtype=torch.float32)
-    tensors, terms = training.regnet_tensors, training.regnet_terms
-
-    def with_teacher(split, crops):
-        rows, _ = image_rows(split, crops.index)
-        return {**tensors(split, crops), "teacher": teacher[rows]}
-
-    def with_distillation(model, flow, batch, generator, weights):
-        seen = {}
-        forward = model.forward
-        model.forward = lambda *a, **k: seen.setdefault("out", forward(*a, **k))
-        try:
-            out = terms(model, flow, batch, generator, weights)
-        finally:
-            del model.forward
-        elevation = torch.asin(seen["out"].gravity[:, 2].clamp(-1, 1))
-        out["teacher"] = (elevation - batch["teacher"].to(elevation)).abs().mean()
-        out["total"] = out["total"] + weight * out["teacher"]
-        return out
-
-    training.regnet_tensors, training.regnet_terms = with_teacher, with_distillation
-
-
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
@@ -142,7 +100,6 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--crop-size", type=int)
     parser.add_argument("--teacher", type=Path, metavar="LIFTNET.pt")
-    parser.add_argument("--teacher-weight", type=float, default=1.0)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     conf = yaml.safe_load(Path("conf/base/parameters_regnet.yml").read_text())["regnet"]
@@ -167,8 +124,9 @@ def main(argv: list[str] | None = None) -> dict:
     )  # fmt: skip
     flow = flow_from_artifact(load_checkpoint(root / "06_models/flow.pt"))
     bone_mean = _load(root / "04_feature/statistics.npz")["bone_length_mean"]
-    if args.teacher:
-        _distil_elevation(train, args.teacher, root, args.teacher_weight)
+    if config.losses.teacher:
+        teacher = load_checkpoint(args.teacher or root / "06_models/elevation_teacher.pt")
+        train = {**train, training.TEACHER_FIELD: teacher_elevation(teacher, train, config)}
     start = time.perf_counter()
     model, result = training.train_regnet(train, val, crops, bone_mean, flow, config)
     seconds = time.perf_counter() - start

@@ -15,7 +15,7 @@ import numpy as np
 from epoch_kedro.data.boxes import DEFAULT_BOX, BoxConfig, CropFn, boxes_from_keypoints
 from epoch_kedro.data.images import ImageSet, image_rows
 from epoch_kedro.data.schema import join_keys
-from epoch_kedro.geometry import pool_camera
+from epoch_kedro.geometry import make_K, pool_camera
 from epoch_kedro.inference.regnet import BATCH_SIZE, find_boxes, flip_confidence, regnet_on_boxes
 from epoch_kedro.liftnet_inputs import lift_inputs
 from epoch_kedro.models.localizer import Localizer
@@ -132,6 +132,24 @@ def generate_inputs(
         box=boxes,
         confidence=confidence,
     )
+    return _float32(out)
+
+
+def prior_camera(image_size: np.ndarray, focal_ratio: float) -> np.ndarray:
+    """RegNet's prior camera for frames of ``image_size (N, 2)`` (W, H): focal length
+    ``focal_ratio`` x W, principal point at the frame's centre; ``K (N, 3, 3)``."""
+    size = np.asarray(image_size, np.float64)
+    f = focal_ratio * size[:, 0]
+    return np.asarray(make_K(f, f, size[:, 0] / 2, size[:, 1] / 2))
+
+
+def with_prior_camera(split: dict[str, np.ndarray], focal_ratio: float) -> dict:
+    """Every frame of ``split`` with its 2D labels seen by RegNet's prior camera
+    (:func:`prior_camera`), gravity unknown: inputs that read no camera label. The true camera
+    stays as ``K_gt``/``gravity_gt``."""
+    K = prior_camera(split["image_size"], focal_ratio)
+    out = dict(split, K_gt=split["K"], gravity_gt=split["gravity"])
+    out.update(camera_inputs(split["kp2d"].astype(np.float64), K, np.zeros((len(K), 3))))
     return _float32(out)
 
 

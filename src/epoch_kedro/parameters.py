@@ -204,6 +204,7 @@ def _builders() -> dict[str, Callable[[dict[str, Any], dict[str, Any]], list]]:
         "liftnet": lift("liftnet"),
         "liftnet_weak": lift("liftnet_weak"),
         "liftnet_reference": lift("liftnet_reference"),
+        "liftnet_teacher": lift("liftnet_teacher"),
         "evaluation": evaluation,
         "cross_dataset": lambda p, _: dataset(p.get("dataset") or {}, _, "cross_dataset.dataset"),
         "adapt": adapt,

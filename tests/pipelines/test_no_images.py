@@ -8,6 +8,7 @@ import numpy as np
 
 from epoch_kedro.pipelines.generate_inputs.nodes import generate_regnet_inputs
 from epoch_kedro.pipelines.ingestion.nodes import cut_training_crops
+from epoch_kedro.pipelines.liftnet.nodes import TEACHER_SKIPPED, train_elevation_teacher
 from epoch_kedro.pipelines.regnet.nodes import (
     SKIPPED_KIND,
     train_localizer_model,
@@ -27,8 +28,12 @@ def test_regnet_and_generate_inputs_skip_without_images(synthetic_small, caplog)
     with caplog.at_level(logging.INFO):
         crops, crop_index = cut_training_crops(synthetic_small, NO_INDEX, H36M, RENDER)
         localizer, localizer_history = train_localizer_model(split, split, NO_IMAGES, NO_INDEX, {})
+        regnet = {"losses": {"teacher": 1.0}}
+        teacher, teacher_history = train_elevation_teacher(
+            split, split, crop_index, {}, {}, {}, {}, regnet
+        )
         artifact, history = train_regnet_model(
-            split, split, NO_IMAGES, NO_INDEX, crops, crop_index, {}, {}, {}
+            split, split, NO_IMAGES, NO_INDEX, crops, crop_index, {}, {}, teacher, regnet
         )
         generated = generate_regnet_inputs(
             split,
@@ -46,6 +51,8 @@ def test_regnet_and_generate_inputs_skip_without_images(synthetic_small, caplog)
     assert crops.shape == (0, 32, 32, 3) and crop_index["box"].shape == (0, 3)
     assert artifact["kind"] == SKIPPED_KIND and history == []
     assert localizer["kind"] == SKIPPED_KIND and localizer_history == []
+    assert teacher["kind"] == TEACHER_SKIPPED and teacher_history == []
+    assert "elevation teacher is skipped: no crops" in caplog.text
     assert "RegNet skipped" in caplog.text and "generate_inputs skipped" in caplog.text
     assert "Localiser skipped" in caplog.text
     assert len(generated) == 4  # train, val, test, and test with label boxes

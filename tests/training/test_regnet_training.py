@@ -236,7 +236,7 @@ def test_the_node_stores_the_calibrated_domain_threshold(setup, tmp_path, monkey
               "loop": {"epochs": 1, "batch_size": 64}}  # fmt: skip
     frames = np.zeros((0, 16, 16, 3), np.uint8)
     artifact, _ = nodes.train_regnet_model(split, split, frames, {}, crops.images, crops.index,
-                                           stats, {}, params)  # fmt: skip
+                                           stats, {}, {}, params)  # fmt: skip
     domain = artifact["domain"]
     assert domain["rule"] == DOMAIN_RULE and domain["frames"] == 64
     assert 0 <= domain["misread"] <= 64 and np.isfinite(domain["threshold"])

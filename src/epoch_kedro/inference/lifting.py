@@ -83,6 +83,22 @@ def lift(model: LiftNet, batch: dict[str, torch.Tensor]):
     )  # fmt: skip
 
 
+def head_elevation(
+    model: LiftNet, inputs: dict[str, torch.Tensor], batch_size: int = 8192
+) -> np.ndarray:
+    """The elevation head's camera elevation (rad, ``(N,)``) for LiftNet inputs, gravity hidden:
+    what the 2D pose alone says of the camera's tilt (ElePose's head)."""
+    device = next(model.parameters()).device
+    inputs = {k: v for k, v in inputs.items() if k != "gravity"}
+    model.eval()
+    chunks = []
+    with torch.no_grad():
+        for start in range(0, len(inputs["pose2d"]), batch_size):
+            batch = {k: v[start : start + batch_size].to(device) for k, v in inputs.items()}
+            chunks.append(lift(model, batch).elevation.float().cpu().numpy())
+    return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+
+
 def mirror_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """LiftNet's inputs for the mirror image of the scene (a flip about the principal ray).
 

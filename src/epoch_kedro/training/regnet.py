@@ -29,6 +29,8 @@ from epoch_kedro.utils.runtime import seed_everything
 #: What RegNet's loss sees: the crop, its box, the frame size (and the low-resolution frame
 #: with a context) and the 2D keypoint labels. No 3D, no camera.
 REGNET_INPUTS = ("image", "box", "image_size", "frame", "kp2d", "visible")
+#: The training split's field holding the elevation teacher's targets (``losses.teacher``).
+TEACHER_FIELD = "teacher_elevation"
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class RegNetLossWeights:
     bending: float = 0.1
     flow: float = 0.1
     focal_prior: float = 0.002
+    teacher: float = 0.0  # elevation pulled towards a LiftNet's elevation head (L1, rad)
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,9 @@ def regnet_terms(
         prior = math.log(model.config.focal_prior)
         ratio = log_focal_ratio(out.K, batch["image_size"][:, 0])
         terms["focal_prior"] = ((ratio - prior) ** 2).mean()
+    if weights.teacher:
+        elevation = torch.asin(out.gravity[:, 2].clamp(-1, 1))
+        terms["teacher"] = (elevation - batch["teacher"].to(elevation)).abs().mean()
     terms["total"] = sum(getattr(weights, name) * value for name, value in terms.items())
     return terms
 
@@ -283,6 +289,25 @@ def domain_calibration(
                             val["kp2d_observed"][rows], val["visible"][rows], frames)  # fmt: skip
 
 
+def teacher_targets(
+    split: dict, crops: ImageSet, config: RegNetTrainingConfig
+) -> dict[str, torch.Tensor]:
+    """``{"teacher": elevation per training crop}`` when ``losses.teacher`` is on, else ``{}``."""
+    if not config.losses.teacher:
+        return {}
+    n = len(split["kp2d_observed"])
+    teacher = split.get(TEACHER_FIELD)
+    if teacher is None or np.shape(teacher) != (n,) or not np.all(np.isfinite(teacher)):
+        got = "none" if teacher is None else f"shape {np.shape(teacher)}"
+        raise ValueError(
+            f"regnet.losses.teacher={config.losses.teacher} needs the training split's "
+            f"{TEACHER_FIELD!r}: a finite elevation per sample ({n},); got {got} (set "
+            "regnet.losses.teacher: 0 to train without)"
+        )
+    rows, _ = image_rows(split, crops.index)
+    return {"teacher": torch.as_tensor(teacher[rows], dtype=torch.float32)}
+
+
 def train_regnet(
     train: dict[str, np.ndarray],
     val: dict[str, np.ndarray],
@@ -293,12 +318,18 @@ def train_regnet(
     checkpoint=None,
     resume: bool = False,
 ) -> tuple[RegNet, FitResult]:
-    """Train RegNet on the training split's person crops with 2D labels only."""
+    """Train RegNet on the training split's person crops with 2D labels only.
+
+    With ``losses.teacher`` on, ``train`` carries :data:`TEACHER_FIELD`: an elevation (rad) per
+    row, read from its 2D labels by a LiftNet's elevation head
+    (:func:`~epoch_kedro.inference.lifting.head_elevation`), which RegNet's elevation is pulled
+    towards.
+    """
     seed_everything(config.loop.seed)
     crops = checked_crops(crops, config)
     model = RegNet(config.model, bone_mean).to(memory_format=torch.channels_last)
     flow = freeze(flow)
-    train_t = regnet_tensors(train, crops)
+    train_t = {**regnet_tensors(train, crops), **teacher_targets(train, crops, config)}
     val_rows, val_crops, val_boxes, val_frames = validation_set(val, crops, config)
 
     def loss_fn(model, batch, generator):

@@ -9,11 +9,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from epoch_kedro.chain import with_video_camera
+from epoch_kedro.chain import with_prior_camera, with_video_camera
 from epoch_kedro.data.normalize import seen_motions
 from epoch_kedro.data.validate import validate_model_input, validate_training_splits
 from epoch_kedro.inference.lifting import input_sample
-from epoch_kedro.models.artifacts import adaptation_data, flow_from_artifact, to_artifact
+from epoch_kedro.models.artifacts import (
+    FORMAT,
+    adaptation_data,
+    flow_from_artifact,
+    to_artifact,
+)
+from epoch_kedro.models.regnet import RegNetConfig
 from epoch_kedro.training import liftnet as training
 from epoch_kedro.training.distributed import Job, launch, run_concurrently
 from epoch_kedro.training.liftnet import TRAIN_INPUTS
@@ -24,6 +30,9 @@ logger = logging.getLogger(__name__)
 
 Arrays = dict[str, np.ndarray]
 
+
+#: Artifact kind saved in place of the elevation teacher when RegNet does not use one.
+TEACHER_SKIPPED = "teacher_skipped"
 
 #: Training inputs a LiftNet artifact keeps for adaptation's replay (about 1.5 MB of its artifact).
 REPLAY_SAMPLES = 8192
@@ -94,6 +103,39 @@ def train_lifter_variants(  # noqa: PLR0913 - one argument per catalog input of 
     return weak, weak_history, reference, reference_history
 
 
+def train_elevation_teacher(
+    model_input_train: Arrays,
+    model_input_val: Arrays,
+    crop_index: Arrays,
+    dataset_statistics: Arrays,
+    flow_model: dict[str, Any],
+    liftnet: dict[str, Any],
+    liftnet_teacher: dict[str, Any],
+    regnet: dict[str, Any],
+) -> tuple[dict[str, Any], list[dict]]:
+    """The elevation teacher: ``liftnet`` with the ``liftnet_teacher`` overrides, trained on the
+    2D labels seen by RegNet's prior camera (:func:`~epoch_kedro.chain.with_prior_camera`; no
+    camera label, gravity hidden), before RegNet, whose camera elevation learns from its head.
+
+    Skipped (a ``teacher_skipped`` marker, empty history) when RegNet does not use it
+    (``regnet.losses.teacher: 0``) or there are no crops for RegNet to train on.
+    """
+    weight = float(regnet.get("losses", {}).get("teacher", 0.0))
+    reason = "regnet.losses.teacher is 0" if not weight else None
+    if reason is None and len(crop_index.get("box", ())) == 0:
+        reason = "no crops for RegNet to train on"
+    if reason:
+        logger.info("The elevation teacher is skipped: %s", reason)
+        return {"format": FORMAT, "kind": TEACHER_SKIPPED, "reason": reason}, []
+    validate_training_splits(model_input_train, model_input_val)
+    focal = float(regnet.get("model", {}).get("focal_prior", RegNetConfig.focal_prior))
+    train, val = (with_prior_camera(s, focal) for s in (model_input_train, model_input_val))
+    params, run = run_settings(deep_merge(liftnet, liftnet_teacher))
+    fn, args, kwargs = _job(train, val, dataset_statistics, flow_model, params, run, "prior_camera")
+    model, result = fn(*args, **kwargs)
+    return to_artifact(model, "liftnet", result.history, result.training), result.history
+
+
 def _checked(*splits: Arrays) -> tuple[Arrays, Arrays, Arrays, Arrays]:
     """The stage's four input splits, each checked before anything trains (RegNet's outputs
     are empty for datasets without images)."""
@@ -145,6 +187,19 @@ def _lifter_job(
     train, val = _training_inputs(
         source, (model_input_train, model_input_val), (regnet_inputs_train, regnet_inputs_val)
     )
+    return _job(train, val, dataset_statistics, flow_model, params, run, source)
+
+
+def _job(
+    train: Arrays,
+    val: Arrays,
+    dataset_statistics: Arrays,
+    flow_model: dict[str, Any],
+    params: dict[str, Any],
+    run,
+    source: str,
+) -> Job:
+    """``launch(train_liftnet, ...)`` on ``train``/``val`` (LiftNet inputs from ``source``)."""
     # The held-out-motion benchmark: LiftNet never sees those motions, not even to validate.
     train, val = seen_motions(train), seen_motions(val)
     config = training.training_config(params)

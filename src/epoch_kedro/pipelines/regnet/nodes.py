@@ -8,11 +8,14 @@ from typing import Any
 
 import numpy as np
 
+from epoch_kedro.chain import prior_camera
 from epoch_kedro.data.images import ImageSet
 from epoch_kedro.data.validate import validate_training_splits
+from epoch_kedro.inference.lifting import head_elevation, inputs_from_keypoints
 from epoch_kedro.models.artifacts import (
     FORMAT,
     flow_from_artifact,
+    liftnet_from_artifact,
     regnet_from_artifact,
     to_artifact,
 )
@@ -73,10 +76,12 @@ def train_regnet_model(  # noqa: PLR0913 - one argument per catalog input of the
     crop_index: Arrays,
     dataset_statistics: Arrays,
     flow_model: dict[str, Any],
+    elevation_teacher_model: dict[str, Any],
     regnet: dict[str, Any],
 ) -> tuple[dict[str, Any], list[dict]]:
     """Train RegNet on the training subjects' person crops (2D labels only); the full frames
-    are its context (``regnet.model.context_widths``).
+    are its context (``regnet.model.context_widths``), the elevation teacher's head on each
+    frame's 2D labels the target of its camera elevation (``regnet.losses.teacher``).
 
     Without images (a dataset that has none, or ``render.enabled=false``) the stage is
     skipped: it returns a ``regnet_skipped`` marker instead of a model, and an empty history.
@@ -88,6 +93,9 @@ def train_regnet_model(  # noqa: PLR0913 - one argument per catalog input of the
     params, run = run_settings(regnet)
     config = training.training_config(params)
     image_set = ImageSet(crops, crop_index, ImageSet(images, image_index))
+    teacher = teacher_elevation(elevation_teacher_model, model_input_train, config)
+    if teacher is not None:
+        model_input_train = {**model_input_train, training.TEACHER_FIELD: teacher}
     model, result = launch(
         training.train_regnet,
         model_input_train,
@@ -104,6 +112,21 @@ def train_regnet_model(  # noqa: PLR0913 - one argument per catalog input of the
     # Here, not in train_regnet: rank 0's model after launch, once, whatever the devices.
     artifact["domain"] = _calibrated(model, model_input_val, image_set, config)
     return artifact, result.history
+
+
+def teacher_elevation(artifact: dict[str, Any], train: Arrays, config) -> np.ndarray | None:
+    """The elevation teacher's head (rad) on each training frame's 2D labels seen by the prior
+    camera, or None when RegNet trains without it (``regnet.losses.teacher: 0``)."""
+    if not config.losses.teacher:
+        return None
+    if artifact.get("kind") != "liftnet":
+        raise ValueError(
+            f"regnet.losses.teacher={config.losses.teacher} but elevation_teacher_model is "
+            f"{artifact.get('kind')!r} ({artifact.get('reason', 'not a LiftNet')})"
+        )
+    K = prior_camera(train["image_size"], config.model.focal_prior)
+    inputs = inputs_from_keypoints(train["kp2d_observed"], K)
+    return head_elevation(liftnet_from_artifact(artifact), inputs)
 
 
 def _calibrated(model, val: Arrays, crops: ImageSet, config) -> dict[str, Any]:
